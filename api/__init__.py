@@ -1,0 +1,1 @@
+"""clustermatch: the application package (settings, database, domains, HTTP app, CLI)."""

@@ -1,0 +1,1 @@
+"""Accounts: registration, passwords, access tokens and the current user."""

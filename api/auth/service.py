@@ -1,0 +1,55 @@
+"""Creating accounts and checking credentials. Services never commit: the caller does."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from api.auth.security import hash_password, verify_password
+from api.errors import Conflict, InvalidInput, Unauthorized
+from api.models import Organisation, User
+from api.models.enums import Role, S3Area
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    password: str,
+    role: Role = Role.member,
+    organisation: Organisation | None = None,
+    clusters: list[str] | None = None,
+    language: str = "it",
+) -> User:
+    email = normalise_email(email)
+    if session.scalar(select(func.count()).select_from(User).where(User.email == email)):
+        raise Conflict(f"An account with e-mail {email} already exists: log in instead.")
+    if len(password) < 8:
+        raise InvalidInput("The password must have at least 8 characters.")
+    unknown = sorted(set(clusters or []) - {a.value for a in S3Area})
+    if unknown:
+        raise InvalidInput(f"Unknown cluster(s) {', '.join(unknown)}: use the S3 area keys.")
+    if role is Role.member and organisation is None:
+        raise InvalidInput("A member account belongs to an organisation.")
+    user = User(
+        email=email,
+        password_hash=hash_password(password),
+        role=role.value,
+        organisation=organisation,
+        clusters=list(clusters or []),
+        language=language,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not verify_password(password, user.password_hash):
+        raise Unauthorized("Wrong e-mail or password.")
+    return user

@@ -1,0 +1,96 @@
+"""`clustermatch reindex`: bring every stored vector up to date and rebuild the index from them.
+
+Live worker processes notice the new index generation on Redis and reload their replicas.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+from tqdm import tqdm
+
+from api.db import unit_of_work
+from api.jobs import JobBuffer
+from api.matching.replica import IndexReplica
+from api.models import Embedding, Posting
+from api.models.enums import PostingStatus
+from api.models.base import utcnow
+from api.pipeline.service import EmbeddingTask, store_embedding
+from api.redis_server import redis_url
+from api.settings import Settings
+from embeddings.encoder import Encoder
+from embeddings.text import posting_text
+
+log = logging.getLogger(__name__)
+
+GENERATION_KEY = "clustermatch:index:generation"
+
+
+@dataclass
+class ReindexReport:
+    embedded: int = 0
+    deactivated: int = 0
+    needs: int = 0
+    offers: int = 0
+
+
+def rebuild_index(settings: Settings, sessions: sessionmaker[Session], *, reembed: bool = False) -> ReindexReport:
+    report = ReindexReport()
+    model = settings.embedding_model
+    encoder = Encoder(model)
+    jobs = JobBuffer()
+
+    with unit_of_work(sessions) as session:
+        closed = select(Posting.id).where(Posting.status == PostingStatus.closed.value)
+        report.deactivated = session.execute(
+            update(Embedding)
+            .where(Embedding.posting_id.in_(closed), Embedding.active.is_(True))
+            .values(active=False, changed_at=utcnow())
+        ).rowcount
+        query = (
+            select(Posting.id, Posting.revision, Posting.title, Posting.description, Posting.keywords)
+            .outerjoin(Embedding, Embedding.posting_id == Posting.id)
+            .where(Posting.status == PostingStatus.open.value)
+            .order_by(Posting.id)
+        )
+        if not reembed:
+            query = query.where(
+                or_(
+                    Embedding.posting_id.is_(None),
+                    Embedding.model != model,
+                    Embedding.posting_revision != Posting.revision,
+                )
+            )
+        tasks = [
+            EmbeddingTask(r.id, r.revision, posting_text(r.title, r.description, r.keywords))
+            for r in session.execute(query)
+        ]
+
+    batch = settings.embedding_batch_size
+    for start in tqdm(range(0, len(tasks), batch), desc="embedding", unit="batch", disable=not tasks):
+        chunk = tasks[start : start + batch]
+        vectors = encoder.encode([t.text for t in chunk], batch_size=batch)
+        with unit_of_work(sessions) as session:
+            for task, vector in zip(chunk, vectors, strict=True):
+                report.embedded += store_embedding(session, jobs=jobs, task=task, vector=vector, model=model)
+
+    replica = IndexReplica(model=model, dim=encoder.dim, margin_seconds=settings.index_sync_margin_seconds)
+    with sessions() as session:
+        replica.sync(session, progress=True)
+    report.needs, report.offers = len(replica.indexes["need"]), len(replica.indexes["offer"])
+
+    client = redis.Redis.from_url(redis_url(settings))
+    try:
+        client.incr(GENERATION_KEY)
+    except redis.RedisError as exc:
+        log.warning("could not tell live workers to reload their index: %s", exc)
+    finally:
+        client.close()
+    from dramatiq.brokers.redis import RedisBroker
+
+    jobs.flush(RedisBroker(url=redis_url(settings), middleware=[]))
+    return report

@@ -1,0 +1,60 @@
+"""Background jobs: their names and queues, and a buffer that sends them after the commit.
+
+A service records the jobs its unit of work implies; they reach Redis only once the
+transaction has committed (a worker must find what the message talks about) and are dropped
+on rollback. If Redis is down at that moment the data is safe in the database and the
+pipeline reconciler enqueues the work again later.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import dramatiq
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    actor_name: str
+    queue_name: str
+
+
+# Separate queues so a backlog of embeddings never delays notifications.
+EMBED_POSTING = JobSpec("postings.embed", "embedding")
+MATCH_POSTING = JobSpec("matching.match_posting", "matching")
+DISPATCH_NOTIFICATIONS = JobSpec("notifications.dispatch", "notifications")
+
+
+@dataclass
+class JobBuffer:
+    pending: list[tuple[JobSpec, tuple[Any, ...]]] = field(default_factory=list)
+
+    def enqueue(self, job: JobSpec, *args: Any) -> None:
+        self.pending.append((job, args))
+
+    def clear(self) -> None:
+        self.pending.clear()
+
+    def flush(self, broker: dramatiq.Broker | None = None) -> int:
+        """Send the buffered jobs; returns how many could not be sent (they are logged)."""
+        broker = broker or dramatiq.get_broker()
+        failed = 0
+        for job, args in self.pending:
+            message = dramatiq.Message(
+                queue_name=job.queue_name,
+                actor_name=job.actor_name,
+                args=args,
+                kwargs={},
+                options={},
+            )
+            try:
+                broker.enqueue(message)
+            except Exception as exc:  # Redis down: the reconciler will re-enqueue from the DB
+                failed += 1
+                log.warning("could not enqueue %s%r: %s", job.actor_name, args, exc)
+        self.pending.clear()
+        return failed

@@ -1,0 +1,1 @@
+"""Matching: the FAISS replicas that follow the database, and turning hits into suggestions."""

@@ -1,0 +1,30 @@
+"""Embeddings: one vector per posting, kept in the database so every index can be rebuilt.
+
+The table doubles as the change log that the in-memory FAISS replicas follow: every change
+bumps `changed_at`, and a closed posting keeps its row with `active = False`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.models.base import Base, UTCDateTime, utcnow
+
+
+class Embedding(Base):
+    __tablename__ = "embeddings"
+
+    posting_id: Mapped[int] = mapped_column(
+        ForeignKey("postings.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    model: Mapped[str] = mapped_column(String(200))
+    dim: Mapped[int] = mapped_column(Integer)
+    # float32, little-endian, L2-normalised.
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    posting_revision: Mapped[int] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

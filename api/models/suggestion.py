@@ -1,0 +1,38 @@
+"""Suggestions: a need/offer pair the matcher proposes, with its score and reasons."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from api.models.base import Base, UTCDateTime, utcnow
+from api.models.posting import Posting
+
+
+class Suggestion(Base):
+    __tablename__ = "suggestions"
+    __table_args__ = (
+        # Exactly one suggestion per pair, whichever side's matching finds it first.
+        UniqueConstraint("need_id", "offer_id"),
+        Index("ix_suggestions_offer", "offer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    need_id: Mapped[int] = mapped_column(ForeignKey("postings.id", ondelete="CASCADE"))
+    offer_id: Mapped[int] = mapped_column(ForeignKey("postings.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)
+    score_parts: Mapped[dict[str, float]] = mapped_column(JSON, default=dict)
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="delivered")
+    need_interested: Mapped[bool | None] = mapped_column(Boolean)
+    offer_interested: Mapped[bool | None] = mapped_column(Boolean)
+    need_reason: Mapped[str | None] = mapped_column(Text)
+    offer_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    need: Mapped[Posting] = relationship(foreign_keys=[need_id], lazy="joined")
+    offer: Mapped[Posting] = relationship(foreign_keys=[offer_id], lazy="joined")

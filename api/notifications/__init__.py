@@ -1,0 +1,1 @@
+"""Notifications: stored per user, pushed live over Redis pub/sub and server-sent events."""

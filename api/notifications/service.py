@@ -1,0 +1,77 @@
+"""Writing, listing and reading notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.errors import NotFound
+from api.models import Notification, User
+from api.models.base import utcnow
+
+
+def notify_organisation(
+    session: Session,
+    *,
+    organisation_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    dedupe_key: str,
+) -> list[Notification]:
+    """One notification for each user of the organisation; repeats of dedupe_key are ignored."""
+    users = session.scalars(select(User).where(User.organisation_id == organisation_id)).all()
+    created = []
+    for user in users:
+        exists = session.scalar(
+            select(Notification.id).where(
+                Notification.recipient_id == user.id, Notification.dedupe_key == dedupe_key
+            )
+        )
+        if exists:
+            continue
+        notification = Notification(
+            recipient_id=user.id, kind=kind, payload=payload, dedupe_key=dedupe_key
+        )
+        try:
+            with session.begin_nested():
+                session.add(notification)
+        except IntegrityError:  # written meanwhile by a concurrent retry of the same job
+            continue
+        created.append(notification)
+    return created
+
+
+def list_notifications(
+    session: Session, *, user: User, unread_only: bool = False, after_id: int = 0, limit: int = 50
+) -> list[Notification]:
+    query = select(Notification).where(
+        Notification.recipient_id == user.id, Notification.id > after_id
+    )
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    if after_id:
+        return list(session.scalars(query.order_by(Notification.id).limit(limit)))
+    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+
+
+def mark_read(session: Session, *, user: User, notification_id: int) -> Notification:
+    notification = session.get(Notification, notification_id)
+    if notification is None or notification.recipient_id != user.id:
+        raise NotFound(f"Notification {notification_id} does not exist.")
+    if notification.read_at is None:
+        notification.read_at = utcnow()
+    return notification
+
+
+def to_event(notification: Notification) -> dict[str, Any]:
+    """The JSON a client receives, in the list and on the live stream alike."""
+    return {
+        "id": notification.id,
+        "kind": notification.kind,
+        "payload": notification.payload,
+        "created_at": notification.created_at.isoformat(),
+        "read_at": notification.read_at.isoformat() if notification.read_at else None,
+    }

@@ -1,0 +1,1 @@
+"""Organisations: the members of the clusters."""

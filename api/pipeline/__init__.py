@@ -1,0 +1,1 @@
+"""The posting pipeline: embedding, and the reconciler that keeps every posting moving."""

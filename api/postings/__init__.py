@@ -1,0 +1,1 @@
+"""Postings: needs and offers published by members."""

@@ -1,0 +1,64 @@
+"""HTTP endpoints for postings: thin wrappers over the postings service."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from api.deps import CurrentUser, UowDep
+from api.models.enums import PostingKind, PostingStatus
+from api.postings import service
+from api.postings.schemas import PostingCreate, PostingRead, PostingUpdate
+
+router = APIRouter(prefix="/postings", tags=["postings"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=PostingRead)
+def create_posting(body: PostingCreate, user: CurrentUser, uow: UowDep) -> PostingRead:
+    posting = service.create_posting(uow.session, jobs=uow.jobs, author=user, data=body)
+    return PostingRead.model_validate(posting)
+
+
+@router.get("", response_model=list[PostingRead])
+def list_postings(
+    user: CurrentUser,
+    uow: UowDep,
+    mine: bool = False,
+    kind: PostingKind | None = None,
+    status: PostingStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[PostingRead]:
+    postings = service.list_postings(
+        uow.session,
+        user=user,
+        mine=mine,
+        kind=kind.value if kind else None,
+        status=status.value if status else None,
+        limit=limit,
+        offset=offset,
+    )
+    return [PostingRead.model_validate(p) for p in postings]
+
+
+@router.get("/{posting_id}", response_model=PostingRead)
+def get_posting(posting_id: int, user: CurrentUser, uow: UowDep) -> PostingRead:
+    posting = service.get_readable_posting(uow.session, user=user, posting_id=posting_id)
+    return PostingRead.model_validate(posting)
+
+
+@router.patch("/{posting_id}", response_model=PostingRead)
+def update_posting(
+    posting_id: int, body: PostingUpdate, user: CurrentUser, uow: UowDep
+) -> PostingRead:
+    posting = service.update_posting(
+        uow.session, jobs=uow.jobs, user=user, posting_id=posting_id, data=body
+    )
+    return PostingRead.model_validate(posting)
+
+
+@router.delete("/{posting_id}", response_model=PostingRead)
+def close_posting(posting_id: int, user: CurrentUser, uow: UowDep) -> PostingRead:
+    posting = service.close_posting(uow.session, jobs=uow.jobs, user=user, posting_id=posting_id)
+    return PostingRead.model_validate(posting)

@@ -1,0 +1,160 @@
+"""Publishing, editing and closing postings, and who may see them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from api.errors import Forbidden, InvalidInput, NotFound
+from api.jobs import EMBED_POSTING, JobBuffer
+from api.models import Embedding, Posting, Suggestion, User
+from api.models.base import utcnow
+from api.models.enums import PipelineState, PostingStatus, Role
+from api.postings.schemas import PostingCreate, PostingUpdate
+from api.suggestions.service import withdraw_open_suggestions
+from embeddings.text import detect_language
+
+DEFAULT_LIFETIME = timedelta(days=180)
+# Fields whose change alters what is embedded and matched.
+MATCHED_FIELDS = ("title", "description", "keywords", "s3_area", "trl")
+
+
+def create_posting(
+    session: Session, *, jobs: JobBuffer, author: User, data: PostingCreate
+) -> Posting:
+    if author.organisation_id is None:
+        raise Forbidden("Only members of an organisation can publish needs and offers.")
+    now = utcnow()
+    if data.expires_at is not None and data.expires_at <= now:
+        raise InvalidInput("expires_at must be in the future.")
+    posting = Posting(
+        kind=data.kind.value,
+        organisation_id=author.organisation_id,
+        created_by_id=author.id,
+        title=data.title,
+        description=data.description,
+        keywords=data.keywords,
+        s3_area=data.s3_area.value,
+        trl=data.trl,
+        language=data.language or detect_language(f"{data.title}. {data.description}"),
+        status=PostingStatus.open.value,
+        pipeline_state=PipelineState.pending.value,
+        pipeline_updated_at=now,
+        expires_at=data.expires_at or now + DEFAULT_LIFETIME,
+    )
+    session.add(posting)
+    session.flush()
+    jobs.enqueue(EMBED_POSTING, posting.id, posting.revision)
+    return posting
+
+
+def get_posting(session: Session, posting_id: int) -> Posting:
+    posting = session.get(Posting, posting_id)
+    if posting is None:
+        raise NotFound(f"Posting {posting_id} does not exist.")
+    return posting
+
+
+def can_read(session: Session, user: User, posting: Posting) -> bool:
+    """Own postings; counterparts of one's suggestions; the clusters a facilitator runs."""
+    if user.role == Role.admin.value or posting.organisation_id == user.organisation_id:
+        return True
+    if user.role == Role.facilitator.value:
+        return posting.s3_area in user.clusters
+    if user.organisation_id is None:
+        return False
+    own = select(Posting.id).where(Posting.organisation_id == user.organisation_id)
+    linked = select(Suggestion.id).where(
+        or_(
+            (Suggestion.need_id == posting.id) & Suggestion.offer_id.in_(own),
+            (Suggestion.offer_id == posting.id) & Suggestion.need_id.in_(own),
+        )
+    )
+    return session.scalar(linked.limit(1)) is not None
+
+
+def get_readable_posting(session: Session, *, user: User, posting_id: int) -> Posting:
+    posting = get_posting(session, posting_id)
+    if not can_read(session, user, posting):
+        # 404, not 403: another organisation's postings are not even confirmed to exist.
+        raise NotFound(f"Posting {posting_id} does not exist.")
+    return posting
+
+
+def get_own_posting(session: Session, *, user: User, posting_id: int) -> Posting:
+    posting = get_readable_posting(session, user=user, posting_id=posting_id)
+    if posting.organisation_id != user.organisation_id:
+        raise Forbidden("Only the organisation that published a posting can change it.")
+    return posting
+
+
+def list_postings(
+    session: Session,
+    *,
+    user: User,
+    mine: bool,
+    kind: str | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Posting]:
+    query = select(Posting).order_by(Posting.id.desc())
+    if mine or user.role == Role.member.value:
+        query = query.where(Posting.organisation_id == user.organisation_id)
+    elif user.role == Role.facilitator.value:
+        query = query.where(Posting.s3_area.in_(user.clusters))
+    if kind:
+        query = query.where(Posting.kind == kind)
+    if status:
+        query = query.where(Posting.status == status)
+    return list(session.scalars(query.limit(limit).offset(offset)))
+
+
+def update_posting(
+    session: Session, *, jobs: JobBuffer, user: User, posting_id: int, data: PostingUpdate
+) -> Posting:
+    posting = get_own_posting(session, user=user, posting_id=posting_id)
+    if posting.status == PostingStatus.closed.value:
+        raise InvalidInput(f"Posting {posting_id} is closed and can no longer be edited.")
+    changes = data.model_dump(exclude_unset=True)
+    for name in ("title", "description", "s3_area"):
+        if name in changes and changes[name] is None:
+            raise InvalidInput(f"{name} cannot be removed, only changed.")
+    if "s3_area" in changes:
+        changes["s3_area"] = changes["s3_area"].value if changes["s3_area"] else None
+    rematch = any(
+        name in changes and changes[name] != getattr(posting, name) for name in MATCHED_FIELDS
+    )
+    for name, value in changes.items():
+        setattr(posting, name, value)
+    if rematch:
+        posting.revision += 1
+        posting.pipeline_state = PipelineState.pending.value
+        posting.pipeline_error = None
+        posting.pipeline_attempts = 0
+        posting.pipeline_updated_at = utcnow()
+        jobs.enqueue(EMBED_POSTING, posting.id, posting.revision)
+    session.flush()
+    return posting
+
+
+def close_posting(session: Session, *, jobs: JobBuffer, user: User, posting_id: int) -> Posting:
+    posting = get_own_posting(session, user=user, posting_id=posting_id)
+    if posting.status != PostingStatus.closed.value:
+        close(session, jobs=jobs, posting=posting)
+    return posting
+
+
+def close(session: Session, *, jobs: JobBuffer, posting: Posting) -> None:
+    """Close a posting: out of every index replica, its open suggestions withdrawn."""
+    now = utcnow()
+    posting.status = PostingStatus.closed.value
+    posting.closed_at = now
+    embedding = session.get(Embedding, posting.id)
+    if embedding is not None and embedding.active:
+        embedding.active = False
+        embedding.changed_at = now
+    withdraw_open_suggestions(session, jobs=jobs, posting=posting)
+    session.flush()

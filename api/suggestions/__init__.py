@@ -1,0 +1,1 @@
+"""Suggestions: need/offer pairs proposed by the matcher, and the parties' answers."""

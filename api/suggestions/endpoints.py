@@ -1,0 +1,81 @@
+"""HTTP endpoints for suggestions: list, read, answer."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlalchemy.orm import Session
+
+from api.deps import CurrentUser, UowDep
+from api.models import Suggestion, User
+from api.models.enums import SuggestionStatus
+from api.postings.schemas import PostingRead
+from api.suggestions import service
+from api.suggestions.schemas import SuggestionRead, SuggestionResponseRequest
+
+router = APIRouter(prefix="/suggestions", tags=["suggestions"])
+
+
+def _read(session: Session, user: User, suggestion: Suggestion) -> SuggestionRead:
+    side = service.side_of(user, suggestion)
+    contact = None
+    if side and suggestion.status == SuggestionStatus.introduced.value:
+        other = suggestion.offer if side == "need" else suggestion.need
+        contact = service.contact_of(session, other.organisation)
+    return SuggestionRead(
+        id=suggestion.id,
+        need=PostingRead.model_validate(suggestion.need),
+        offer=PostingRead.model_validate(suggestion.offer),
+        score=suggestion.score,
+        score_parts=suggestion.score_parts,
+        explanation=suggestion.explanation,
+        status=suggestion.status,
+        your_side=side,
+        need_interested=suggestion.need_interested,
+        offer_interested=suggestion.offer_interested,
+        contact=contact,
+        created_at=suggestion.created_at,
+        updated_at=suggestion.updated_at,
+    )
+
+
+@router.get("", response_model=list[SuggestionRead])
+def list_suggestions(
+    user: CurrentUser,
+    uow: UowDep,
+    posting_id: int | None = None,
+    status: SuggestionStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[SuggestionRead]:
+    suggestions = service.list_suggestions(
+        uow.session,
+        user=user,
+        posting_id=posting_id,
+        status=status.value if status else None,
+        limit=limit,
+        offset=offset,
+    )
+    return [_read(uow.session, user, s) for s in suggestions]
+
+
+@router.get("/{suggestion_id}", response_model=SuggestionRead)
+def get_suggestion(suggestion_id: int, user: CurrentUser, uow: UowDep) -> SuggestionRead:
+    suggestion = service.get_suggestion(uow.session, user=user, suggestion_id=suggestion_id)
+    return _read(uow.session, user, suggestion)
+
+
+@router.post("/{suggestion_id}/response", response_model=SuggestionRead)
+def respond(
+    suggestion_id: int, body: SuggestionResponseRequest, user: CurrentUser, uow: UowDep
+) -> SuggestionRead:
+    suggestion = service.respond(
+        uow.session,
+        jobs=uow.jobs,
+        user=user,
+        suggestion_id=suggestion_id,
+        interested=body.interested,
+        reason=body.reason,
+    )
+    return _read(uow.session, user, suggestion)

@@ -1,0 +1,33 @@
+"""Suggestion bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from api.postings.schemas import PostingRead
+
+
+class SuggestionRead(BaseModel):
+    id: int
+    need: PostingRead
+    offer: PostingRead
+    score: float
+    score_parts: dict[str, float]
+    explanation: dict[str, Any]
+    status: str
+    your_side: str | None = Field(None, description="need or offer, when you are a party")
+    need_interested: bool | None
+    offer_interested: bool | None
+    contact: dict[str, Any] | None = Field(
+        None, description="The other side's contact, once both sides are interested"
+    )
+    created_at: datetime
+    updated_at: datetime
+
+
+class SuggestionResponseRequest(BaseModel):
+    interested: bool
+    reason: str | None = Field(None, max_length=2000)

@@ -1,0 +1,170 @@
+"""Who sees which suggestion, the parties' answers, and withdrawing suggestions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from api.errors import Forbidden, InvalidInput, NotFound
+from api.jobs import DISPATCH_NOTIFICATIONS, JobBuffer
+from api.models import Organisation, Posting, Suggestion, User
+from api.models.enums import NotificationKind, Role, SuggestionStatus
+from api.notifications.service import notify_organisation
+
+OPEN_STATUSES = (SuggestionStatus.delivered.value,)
+
+
+def _visible_query(user: User) -> Select[tuple[Suggestion]]:
+    need, offer = aliased(Posting), aliased(Posting)
+    query = (
+        select(Suggestion)
+        .join(need, Suggestion.need_id == need.id)
+        .join(offer, Suggestion.offer_id == offer.id)
+    )
+    if user.role == Role.admin.value:
+        return query
+    if user.role == Role.facilitator.value:
+        return query.where(or_(need.s3_area.in_(user.clusters), offer.s3_area.in_(user.clusters)))
+    return query.where(
+        or_(need.organisation_id == user.organisation_id, offer.organisation_id == user.organisation_id)
+    )
+
+
+def list_suggestions(
+    session: Session,
+    *,
+    user: User,
+    posting_id: int | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Suggestion]:
+    query = _visible_query(user)
+    if posting_id is not None:
+        query = query.where(or_(Suggestion.need_id == posting_id, Suggestion.offer_id == posting_id))
+    if status:
+        query = query.where(Suggestion.status == status)
+    query = query.order_by(Suggestion.score.desc(), Suggestion.id).limit(limit).offset(offset)
+    return list(session.scalars(query).unique())
+
+
+def get_suggestion(session: Session, *, user: User, suggestion_id: int) -> Suggestion:
+    suggestion = session.scalar(_visible_query(user).where(Suggestion.id == suggestion_id))
+    if suggestion is None:
+        raise NotFound(f"Suggestion {suggestion_id} does not exist.")
+    return suggestion
+
+
+def side_of(user: User, suggestion: Suggestion) -> str | None:
+    if user.organisation_id is None:
+        return None
+    if suggestion.need.organisation_id == user.organisation_id:
+        return "need"
+    if suggestion.offer.organisation_id == user.organisation_id:
+        return "offer"
+    return None
+
+
+def contact_of(session: Session, organisation: Organisation) -> dict[str, Any]:
+    emails = session.scalars(
+        select(User.email).where(User.organisation_id == organisation.id).order_by(User.id)
+    ).all()
+    return {
+        "organisation": organisation.name,
+        "type": organisation.type,
+        "city": organisation.city,
+        "email": organisation.contact_email or (emails[0] if emails else None),
+        "people": list(emails),
+    }
+
+
+def summary_payload(suggestion: Suggestion) -> dict[str, Any]:
+    return {
+        "suggestion_id": suggestion.id,
+        "score": suggestion.score,
+        "need": {"id": suggestion.need.id, "title": suggestion.need.title},
+        "offer": {"id": suggestion.offer.id, "title": suggestion.offer.title},
+        "summary": suggestion.explanation.get("summary", ""),
+    }
+
+
+def respond(
+    session: Session,
+    *,
+    jobs: JobBuffer,
+    user: User,
+    suggestion_id: int,
+    interested: bool,
+    reason: str | None,
+) -> Suggestion:
+    suggestion = get_suggestion(session, user=user, suggestion_id=suggestion_id)
+    side = side_of(user, suggestion)
+    if side is None:
+        raise Forbidden("Only the two organisations of a suggestion can answer it.")
+    if suggestion.status not in (SuggestionStatus.delivered.value, SuggestionStatus.introduced.value):
+        raise InvalidInput(f"Suggestion {suggestion_id} is {suggestion.status}: it takes no answer.")
+    if suggestion.status == SuggestionStatus.introduced.value and not interested:
+        raise InvalidInput("You have already been introduced; close the posting instead.")
+    setattr(suggestion, f"{side}_interested", interested)
+    setattr(suggestion, f"{side}_reason", (reason or "").strip() or None)
+    if not interested:
+        suggestion.status = SuggestionStatus.declined.value
+    elif suggestion.need_interested and suggestion.offer_interested:
+        if suggestion.status != SuggestionStatus.introduced.value:
+            suggestion.status = SuggestionStatus.introduced.value
+            _introduce(session, jobs=jobs, suggestion=suggestion)
+    session.flush()
+    return suggestion
+
+
+def _introduce(session: Session, *, jobs: JobBuffer, suggestion: Suggestion) -> None:
+    """Both said yes: each side is told the other's contact."""
+    need_org, offer_org = suggestion.need.organisation, suggestion.offer.organisation
+    created = []
+    for own, other in ((need_org, offer_org), (offer_org, need_org)):
+        created += notify_organisation(
+            session,
+            organisation_id=own.id,
+            kind=NotificationKind.suggestion_introduced.value,
+            payload={**summary_payload(suggestion), "contact": contact_of(session, other)},
+            dedupe_key=f"suggestion:{suggestion.id}:introduced",
+        )
+    _dispatch(session, jobs, created)
+
+
+def withdraw_open_suggestions(session: Session, *, jobs: JobBuffer, posting: Posting) -> int:
+    """A closed posting's open suggestions are withdrawn; the other side is told."""
+    column = Suggestion.need_id if posting.kind == "need" else Suggestion.offer_id
+    suggestions = session.scalars(
+        select(Suggestion).where(column == posting.id, Suggestion.status.in_(OPEN_STATUSES))
+    ).unique()
+    created = []
+    count = 0
+    for suggestion in suggestions:
+        created += withdraw(session, suggestion=suggestion, notify_org_of=_other(suggestion, posting))
+        count += 1
+    _dispatch(session, jobs, created)
+    return count
+
+
+def withdraw(session: Session, *, suggestion: Suggestion, notify_org_of: Posting) -> list:
+    suggestion.status = SuggestionStatus.withdrawn.value
+    return notify_organisation(
+        session,
+        organisation_id=notify_org_of.organisation_id,
+        kind=NotificationKind.suggestion_withdrawn.value,
+        payload=summary_payload(suggestion),
+        dedupe_key=f"suggestion:{suggestion.id}:withdrawn:{suggestion.need.revision}.{suggestion.offer.revision}",
+    )
+
+
+def _other(suggestion: Suggestion, posting: Posting) -> Posting:
+    return suggestion.offer if suggestion.need_id == posting.id else suggestion.need
+
+
+def _dispatch(session: Session, jobs: JobBuffer, notifications: list) -> None:
+    if notifications:
+        session.flush()
+        jobs.enqueue(DISPATCH_NOTIFICATIONS, [n.id for n in notifications])

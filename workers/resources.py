@@ -1,0 +1,122 @@
+"""What a worker process holds (database, encoder, index replica, Redis), built at boot."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import dramatiq
+import redis
+from sqlalchemy.orm import Session, sessionmaker
+
+from api.db import make_engine, make_sessionmaker
+from api.deps import UnitOfWork
+from api.indexing import GENERATION_KEY
+from api.matching.replica import IndexReplica
+from api.matching.service import MatchPolicy
+from api.redis_server import redis_url
+from api.settings import Settings
+from embeddings.batcher import BatchingEncoder
+from embeddings.encoder import Encoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerResources:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    encoder: BatchingEncoder
+    replica: IndexReplica
+    redis: redis.Redis
+    broker: dramatiq.Broker
+    index_generation: bytes | None = None
+
+    @property
+    def model(self) -> str:
+        return self.settings.embedding_model
+
+    @property
+    def match_policy(self) -> MatchPolicy:
+        s = self.settings
+        return MatchPolicy(s.match_candidates, s.match_threshold, s.match_max_per_posting)
+
+    def current_replica(self) -> IndexReplica:
+        """The replica, reset when `clustermatch reindex` published a new index generation."""
+        try:
+            generation = self.redis.get(GENERATION_KEY)
+        except redis.RedisError:
+            return self.replica
+        if generation != self.index_generation:
+            if self.index_generation is not None:
+                log.info("index generation changed: reloading the replica")
+                self.replica.reset()
+            self.index_generation = generation
+        return self.replica
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[UnitOfWork]:
+        """One job transaction: committed at the end, then its follow-up jobs are sent."""
+        uow = UnitOfWork(session=self.sessions())
+        try:
+            yield uow
+            uow.session.commit()
+        except BaseException:
+            uow.session.rollback()
+            uow.jobs.clear()
+            raise
+        finally:
+            uow.session.close()
+        uow.jobs.flush(self.broker)
+
+
+_current: WorkerResources | None = None
+_lock = threading.Lock()
+
+
+def build(settings: Settings, broker: dramatiq.Broker) -> WorkerResources:
+    encoder = Encoder(settings.embedding_model)
+    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    replica = IndexReplica(
+        model=settings.embedding_model, dim=encoder.dim, margin_seconds=settings.index_sync_margin_seconds
+    )
+    with sessions() as session:
+        loaded = replica.sync(session, progress=True)
+    log.info("index replica loaded: %d vectors", loaded)
+    return WorkerResources(
+        settings=settings,
+        sessions=sessions,
+        encoder=BatchingEncoder(
+            encoder, max_batch=settings.embedding_batch_size, max_wait_ms=settings.embedding_batch_wait_ms
+        ),
+        replica=replica,
+        redis=redis.Redis.from_url(redis_url(settings)),
+        broker=broker,
+    )
+
+
+def current() -> WorkerResources:
+    if _current is None:
+        raise RuntimeError("worker resources are not built: is WorkerResourcesMiddleware installed?")
+    return _current
+
+
+class WorkerResourcesMiddleware(dramatiq.Middleware):
+    """Builds the process resources when a worker boots (never at import)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        global _current
+        with _lock:
+            if _current is None:
+                _current = build(self.settings, broker)
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        global _current
+        with _lock:
+            _current = None
