@@ -77,8 +77,8 @@ _current: WorkerResources | None = None
 _lock = threading.Lock()
 
 
-def build(settings: Settings, broker: dramatiq.Broker) -> WorkerResources:
-    encoder = Encoder(settings.embedding_model)
+def build(settings: Settings, broker: dramatiq.Broker, *, encoder: Encoder | None = None) -> WorkerResources:
+    encoder = encoder or Encoder(settings.embedding_model)
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
     replica = IndexReplica(
         model=settings.embedding_model, dim=encoder.dim, margin_seconds=settings.index_sync_margin_seconds
@@ -98,6 +98,13 @@ def build(settings: Settings, broker: dramatiq.Broker) -> WorkerResources:
     )
 
 
+def install(resources: WorkerResources | None) -> None:
+    """Make these the process's resources (the middleware does it at boot; tests call it)."""
+    global _current
+    with _lock:
+        _current = resources
+
+
 def current() -> WorkerResources:
     if _current is None:
         raise RuntimeError("worker resources are not built: is WorkerResourcesMiddleware installed?")
@@ -111,12 +118,7 @@ class WorkerResourcesMiddleware(dramatiq.Middleware):
         self.settings = settings
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        global _current
-        with _lock:
-            if _current is None:
-                _current = build(self.settings, broker)
+        install(build(self.settings, broker))
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        global _current
-        with _lock:
-            _current = None
+        install(None)

@@ -8,15 +8,21 @@ from pydantic import BaseModel, Field, field_validator
 
 from api.models.enums import PostingKind, S3Area
 
-TITLE = Field(min_length=5, max_length=200, description="What is needed or offered, in a line.")
-DESCRIPTION = Field(
-    min_length=30,
-    max_length=10_000,
-    description="The problem, constraints, volumes and the kind of partner sought (30+ characters).",
-)
-KEYWORDS = Field(max_length=20, description="Up to 20 keywords, each up to 60 characters.")
-TRL = Field(ge=1, le=9, description="Technology Readiness Level, 1 to 9.")
-LANGUAGE = Field(pattern="^(it|en|mixed)$", description="Main language; detected when omitted.")
+def title_field(default=...):  # type: ignore[no-untyped-def]
+    return Field(default, min_length=5, max_length=200, description="What is needed or offered, in a line.")
+
+
+def description_field(default=...):  # type: ignore[no-untyped-def]
+    return Field(
+        default,
+        min_length=30,
+        max_length=10_000,
+        description="The problem, constraints, volumes and the kind of partner sought (30+ characters).",
+    )
+
+
+TRL = Field(None, ge=1, le=9, description="Technology Readiness Level, 1 to 9.")
+LANGUAGE = Field(None, pattern="^(it|en|mixed)$", description="Main language; detected when omitted.")
 
 
 def _clean_keywords(value: list[str] | None) -> list[str] | None:
@@ -36,9 +42,9 @@ def _clean_keywords(value: list[str] | None) -> list[str] | None:
 
 class PostingCreate(BaseModel):
     kind: PostingKind
-    title: str = TITLE
-    description: str = DESCRIPTION
-    keywords: list[str] = Field(default_factory=list, max_length=20)
+    title: str = title_field()
+    description: str = description_field()
+    keywords: list[str] = Field(default_factory=list, max_length=20, description="Up to 20, 60 characters each.")
     s3_area: S3Area
     trl: int | None = TRL
     language: str | None = LANGUAGE
@@ -56,8 +62,8 @@ class PostingCreate(BaseModel):
 
 
 class PostingUpdate(BaseModel):
-    title: str | None = TITLE
-    description: str | None = DESCRIPTION
+    title: str | None = title_field(None)
+    description: str | None = description_field(None)
     keywords: list[str] | None = Field(None, max_length=20)
     s3_area: S3Area | None = None
     trl: int | None = TRL

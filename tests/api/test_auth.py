@@ -1,0 +1,47 @@
+from tests.helpers import register
+
+
+def test_register_returns_user_organisation_and_a_working_token(client):
+    body = register(client, org_type="research_lab", clusters=("health_wellbeing",))
+    assert body["user"]["role"] == "member"
+    assert body["organization"]["type"] == "research_lab"
+    me = client.get("/api/v1/auth/me", headers=body["headers"])
+    assert me.status_code == 200 and me.json()["email"] == body["user"]["email"]
+
+
+def test_token_endpoint_accepts_right_password_only(client):
+    body = register(client)
+    email = body["user"]["email"]
+    ok = client.post("/api/v1/auth/token", json={"email": email, "password": "a-long-password"})
+    assert ok.status_code == 200 and ok.json()["token_type"] == "bearer"
+    wrong = client.post("/api/v1/auth/token", json={"email": email, "password": "nope-nope"})
+    assert wrong.status_code == 401 and "Wrong e-mail or password" in wrong.json()["detail"]
+
+
+def test_duplicate_email_is_a_clear_conflict(client):
+    body = register(client)
+    again = client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": body["user"]["email"].upper(),
+            "password": "a-long-password",
+            "organization": {"name": "Other", "type": "company"},
+        },
+    )
+    assert again.status_code == 409 and "already exists" in again.json()["detail"]
+
+
+def test_invalid_registration_says_what_is_wrong(client):
+    response = client.post(
+        "/api/v1/auth/register",
+        json={"email": "not-an-email", "password": "short", "organization": {"name": "X Srl", "type": "bank"}},
+    )
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert "email" in detail and "password" in detail and "organization.type" in detail
+
+
+def test_requests_without_a_valid_token_are_refused(client):
+    assert client.get("/api/v1/postings").status_code == 401
+    bad = client.get("/api/v1/postings", headers={"Authorization": "Bearer forged"})
+    assert bad.status_code == 401 and "log in again" in bad.json()["detail"]

@@ -1,0 +1,28 @@
+"""Creating members and postings through the services, for tests below the HTTP layer."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.orm import Session
+
+from api.auth.service import create_user
+from api.jobs import JobBuffer
+from api.models import Posting, User
+from api.models.enums import OrganisationType
+from api.organisations.schemas import OrganisationCreate
+from api.organisations.service import create_organisation
+from api.postings.schemas import PostingCreate
+from api.postings.service import create_posting
+
+
+def member(session: Session, org_type: str = "company") -> User:
+    tag = uuid.uuid4().hex[:8]
+    organisation = create_organisation(
+        session, data=OrganisationCreate(name=f"Org {tag}", type=OrganisationType(org_type), city="Bologna")
+    )
+    return create_user(session, email=f"{tag}@example.it", password="a-long-password", organisation=organisation)
+
+
+def posting(session: Session, jobs: JobBuffer, author: User, body: dict) -> Posting:  # type: ignore[type-arg]
+    return create_posting(session, jobs=jobs, author=author, data=PostingCreate(**body))

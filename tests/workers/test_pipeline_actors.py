@@ -1,0 +1,144 @@
+"""The actors on the real Redis broker: embed, match, notify, idempotency, reconciliation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from api.db import unit_of_work
+from api.jobs import EMBED_POSTING, MATCH_POSTING, JobBuffer
+from api.models import Embedding, Notification, Posting, Suggestion
+from api.models.base import utcnow
+from api.pipeline.service import ReconcilePolicy, reconcile
+from api.postings.schemas import PostingUpdate
+from api.postings.service import close_posting, update_posting
+from tests import factories
+from tests.samples import MUSEUM_NEED, VISION_NEED, VISION_OFFER, WINE_OFFER
+
+
+def publish(pipeline, *bodies):  # type: ignore[no-untyped-def]
+    """Each posting by a new organisation (company for needs, lab for offers); returns ids."""
+    jobs = JobBuffer()
+    ids = []
+    with unit_of_work(pipeline.sessions) as session:
+        for body in bodies:
+            author = factories.member(session, "company" if body["kind"] == "need" else "research_lab")
+            ids.append(factories.posting(session, jobs, author, body).id)
+    pipeline.send(jobs)
+    pipeline.drain()
+    return ids
+
+
+def count(pipeline, model, *where) -> int:  # type: ignore[no-untyped-def]
+    with pipeline.sessions() as session:
+        return session.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def states(pipeline, ids):  # type: ignore[no-untyped-def]
+    with pipeline.sessions() as session:
+        return {p.id: p.pipeline_state for p in session.scalars(select(Posting).where(Posting.id.in_(ids)))}
+
+
+def test_a_matching_pair_gets_one_suggestion_with_reasons_and_both_sides_are_notified(pipeline):
+    need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
+    assert states(pipeline, [need_id, offer_id]) == {need_id: "matched", offer_id: "matched"}
+    with pipeline.sessions() as session:
+        suggestion = session.scalar(select(Suggestion))
+        assert (suggestion.need_id, suggestion.offer_id) == (need_id, offer_id)
+        assert 0.55 <= suggestion.score <= 1.0
+        assert "visione artificiale" in suggestion.explanation["shared_terms"]
+        assert suggestion.explanation["summary"].startswith("Score")
+        assert session.scalar(select(func.count()).select_from(Embedding)) == 2
+    assert count(pipeline, Notification, Notification.kind == "suggestion.new") == 2
+
+
+def test_an_unrelated_pair_gets_no_suggestion(pipeline):
+    need_id, offer_id = publish(pipeline, VISION_NEED, WINE_OFFER)
+    assert states(pipeline, [need_id, offer_id]) == {need_id: "matched", offer_id: "matched"}
+    assert count(pipeline, Suggestion) == 0
+
+
+def test_redelivered_messages_create_no_duplicates(pipeline):
+    need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
+    jobs = JobBuffer()
+    for posting_id in (need_id, offer_id):
+        jobs.enqueue(EMBED_POSTING, posting_id, 1)
+        jobs.enqueue(MATCH_POSTING, posting_id, 1)
+    with unit_of_work(pipeline.sessions) as session:  # as if matching had to run again
+        session.execute(update(Posting).values(pipeline_state="embedded"))
+    pipeline.send(jobs)
+    pipeline.drain()
+    assert count(pipeline, Suggestion) == 1
+    assert count(pipeline, Notification) == 2
+
+
+def test_closing_a_posting_withdraws_its_suggestions_and_removes_it_from_the_index(pipeline):
+    need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
+    with unit_of_work(pipeline.sessions) as session:
+        offer = session.get(Posting, offer_id)
+        lab_user = session.scalar(select(factories.User).where(factories.User.organisation_id == offer.organisation_id))
+        jobs = JobBuffer()
+        close_posting(session, jobs=jobs, user=lab_user, posting_id=offer_id)
+    pipeline.send(jobs)
+    with pipeline.sessions() as session:
+        assert session.scalar(select(Suggestion.status)) == "withdrawn"
+        pipeline.resources.replica.sync(session)
+    assert offer_id not in pipeline.resources.replica.indexes["offer"]
+    assert need_id in pipeline.resources.replica.indexes["need"]
+    # A new, similar need no longer finds the closed offer.
+    (new_need,) = publish(pipeline, VISION_NEED)
+    assert count(pipeline, Suggestion, Suggestion.need_id == new_need) == 0
+    assert count(pipeline, Notification, Notification.kind == "suggestion.withdrawn") == 1
+
+
+def test_editing_a_posting_re_embeds_and_rematches_it(pipeline):
+    need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
+    with unit_of_work(pipeline.sessions) as session:
+        need = session.get(Posting, need_id)
+        owner = session.scalar(select(factories.User).where(factories.User.organisation_id == need.organisation_id))
+        jobs = JobBuffer()
+        update_posting(
+            session,
+            jobs=jobs,
+            user=owner,
+            posting_id=need_id,
+            data=PostingUpdate(**{k: MUSEUM_NEED[k] for k in ("title", "description", "keywords", "s3_area")}),
+        )
+    pipeline.send(jobs)
+    pipeline.drain()
+    assert states(pipeline, [need_id]) == {need_id: "matched"}
+    with pipeline.sessions() as session:
+        assert session.get(Embedding, need_id).posting_revision == 2
+        assert session.scalar(select(Suggestion.status)) == "withdrawn"
+
+
+def test_the_reconciler_requeues_a_posting_whose_message_was_lost(pipeline):
+    with unit_of_work(pipeline.sessions) as session:
+        author = factories.member(session)
+        lost = factories.posting(session, JobBuffer(), author, VISION_NEED)  # jobs never sent
+        lost.pipeline_updated_at = utcnow() - timedelta(minutes=5)
+    policy = ReconcilePolicy(stale_after=timedelta(seconds=60), max_attempts=3)
+    jobs = JobBuffer()
+    with unit_of_work(pipeline.sessions) as session:
+        report = reconcile(session, jobs=jobs, policy=policy)
+    assert report.requeued == 1
+    pipeline.send(jobs)
+    pipeline.drain()
+    assert states(pipeline, [lost.id]) == {lost.id: "matched"}
+
+
+def test_the_reconciler_gives_up_with_a_reason_after_max_attempts(pipeline):
+    with unit_of_work(pipeline.sessions) as session:
+        author = factories.member(session)
+        stuck = factories.posting(session, JobBuffer(), author, VISION_NEED)
+        stuck.pipeline_attempts = 3
+        stuck.pipeline_error = "embedding: RuntimeError('model broke')"
+        stuck.pipeline_updated_at = utcnow() - timedelta(minutes=5)
+    with unit_of_work(pipeline.sessions) as session:
+        report = reconcile(session, jobs=JobBuffer(), policy=ReconcilePolicy(timedelta(seconds=60), 3))
+        assert report.failed == 1
+    with pipeline.sessions() as session:
+        posting = session.get(Posting, stuck.id)
+        assert posting.pipeline_state == "failed"
+        assert "gave up after 3 attempts" in posting.pipeline_error and "model broke" in posting.pipeline_error
