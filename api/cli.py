@@ -186,3 +186,7 @@ def run(demo: bool) -> None:
         stop_all(started)
         if redis_process is not None:
             stop_all([redis_process])
+
+
+if __name__ == "__main__":
+    main()

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     worker_processes: int = 1
     worker_threads: int = 4
     worker_heartbeat_timeout_ms: int = 60_000
+    # An idle worker polls each queue at most this far apart: it bounds the wait per pipeline
+    # hop (Dramatiq's default, 1000 ms, adds up to a second per queue a posting crosses).
+    worker_idle_poll_ms: int = 100
 
     log_level: str = "INFO"
 
