@@ -38,10 +38,16 @@ class ReindexReport:
     offers: int = 0
 
 
-def rebuild_index(settings: Settings, sessions: sessionmaker[Session], *, reembed: bool = False) -> ReindexReport:
+def rebuild_index(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    *,
+    reembed: bool = False,
+    encoder: Encoder | None = None,
+) -> ReindexReport:
     report = ReindexReport()
     model = settings.embedding_model
-    encoder = Encoder(model)
+    encoder = encoder or Encoder(model)
     jobs = JobBuffer()
 
     with unit_of_work(sessions) as session:

@@ -51,9 +51,8 @@ class WorkerResources:
         except redis.RedisError:
             return self.replica
         if generation != self.index_generation:
-            if self.index_generation is not None:
-                log.info("index generation changed: reloading the replica")
-                self.replica.reset()
+            log.info("index generation changed: reloading the replica")
+            self.replica.reset()
             self.index_generation = generation
         return self.replica
 
@@ -83,6 +82,12 @@ def build(settings: Settings, broker: dramatiq.Broker, *, encoder: Encoder | Non
     replica = IndexReplica(
         model=settings.embedding_model, dim=encoder.dim, margin_seconds=settings.index_sync_margin_seconds
     )
+    client = redis.Redis.from_url(redis_url(settings))
+    # Read the generation before loading: a reindex that lands meanwhile triggers a reload.
+    try:
+        generation = client.get(GENERATION_KEY)
+    except redis.RedisError:
+        generation = None
     with sessions() as session:
         loaded = replica.sync(session, progress=True)
     log.info("index replica loaded: %d vectors", loaded)
@@ -93,8 +98,9 @@ def build(settings: Settings, broker: dramatiq.Broker, *, encoder: Encoder | Non
             encoder, max_batch=settings.embedding_batch_size, max_wait_ms=settings.embedding_batch_wait_ms
         ),
         replica=replica,
-        redis=redis.Redis.from_url(redis_url(settings)),
+        redis=client,
         broker=broker,
+        index_generation=generation,
     )
 
 

@@ -1,0 +1,44 @@
+"""`clustermatch reindex`: stale or missing vectors are embedded again and live replicas reload."""
+
+from __future__ import annotations
+
+import redis
+from sqlalchemy import delete, select, update
+
+from api.db import unit_of_work
+from api.indexing import GENERATION_KEY, rebuild_index
+from api.models import Embedding, Posting
+from tests.workers.test_pipeline_actors import publish
+
+
+def test_reindex_restores_lost_and_foreign_vectors_and_tells_workers_to_reload(pipeline, encoder):
+    need_id, offer_id, other_id = publish(pipeline, *_three_postings())
+    with unit_of_work(pipeline.sessions) as session:
+        session.execute(delete(Embedding).where(Embedding.posting_id == need_id))
+        session.execute(update(Embedding).where(Embedding.posting_id == offer_id).values(model="old-model"))
+        session.execute(update(Posting).where(Posting.id == other_id).values(status="closed"))
+    client = redis.Redis.from_url(pipeline.settings.redis_url)
+    before = int(client.get(GENERATION_KEY) or 0)
+    replica = pipeline.resources.current_replica()  # the worker knows the current generation
+    old_need_index = replica.indexes["need"]
+
+    report = rebuild_index(pipeline.settings, pipeline.sessions, encoder=encoder)
+
+    assert report.embedded == 2 and report.deactivated == 1
+    assert (report.needs, report.offers) == (1, 1)
+    with pipeline.sessions() as session:
+        rows = {e.posting_id: e for e in session.scalars(select(Embedding))}
+    assert rows[need_id].model == rows[offer_id].model == pipeline.settings.embedding_model
+    assert rows[other_id].active is False
+    assert int(client.get(GENERATION_KEY)) == before + 1
+    replica = pipeline.resources.current_replica()  # sees the new generation: reloads
+    assert replica.indexes["need"] is not old_need_index
+    with pipeline.sessions() as session:
+        replica.sync(session)
+    assert need_id in replica.indexes["need"] and other_id not in replica.indexes["offer"]
+
+
+def _three_postings():  # type: ignore[no-untyped-def]
+    from tests.samples import VISION_NEED, VISION_OFFER, WINE_OFFER
+
+    return VISION_NEED, VISION_OFFER, WINE_OFFER
