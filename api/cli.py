@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 
 import click
@@ -168,6 +167,9 @@ def run(demo: bool) -> None:
     started = []
     redis_process = None if settings.redis_url else start_embedded_redis(settings)
     env = {**os.environ, "CLUSTERMATCH_REDIS_URL": redis_url(settings), "CLUSTERMATCH_DATA_DIR": str(settings.data_dir.resolve())}
+    # Explicit, so Ctrl-C works even where the shell started us with SIGINT ignored.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         ctx = click.get_current_context()
         ctx.invoke(migrate)
@@ -176,16 +178,20 @@ def run(demo: bool) -> None:
         started.append(start(worker_command(settings), env))
         started.append(start(api_command(settings), env))
         click.echo(f"\nclustermatch is starting on http://{settings.host}:{settings.port}  (Ctrl-C stops it)\n")
-        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         while all(p.poll() is None for p in started):
             time.sleep(0.5)
         click.echo("a process exited; stopping the others", err=True)
     except KeyboardInterrupt:
         click.echo("\nstopping…")
     finally:
-        stop_all(started)
-        if redis_process is not None:
-            stop_all([redis_process])
+        # A second Ctrl-C must not cut the clean-up short and leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop_all([*started, *([redis_process] if redis_process else [])])
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
 
 
 if __name__ == "__main__":

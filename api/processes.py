@@ -17,6 +17,8 @@ def worker_command(settings: Settings, *, processes: int | None = None, threads:
         "--processes", str(processes or settings.worker_processes),
         "--threads", str(threads or settings.worker_threads),
         "--queues", "embedding", "matching", "notifications",
+        # Messages take well under a second: waiting longer on shutdown only delays Ctrl-C.
+        "--worker-shutdown-timeout", "10000",
     ]
 
 

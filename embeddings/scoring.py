@@ -30,6 +30,9 @@ WEIGHTS = {"semantic": 0.60, "area": 0.15, "keywords": 0.15, "trl": 0.10}
 SEMANTIC_LOW, SEMANTIC_HIGH = 0.15, 0.75
 
 
+Reason = tuple[str, dict[str, object]]  # (code, parameters): rendered in each language by the app
+
+
 @dataclass(frozen=True)
 class PostingFeatures:
     kind: str
@@ -45,8 +48,8 @@ class PairScore:
     score: float
     parts: dict[str, float]
     shared_terms: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-    advice: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
+    advice: list[Reason] = field(default_factory=list)
 
 
 def _clip01(x: float) -> float:
@@ -119,36 +122,33 @@ def score_pair(need: PostingFeatures, offer: PostingFeatures, cosine: float) -> 
 
 def _reasons(
     need: PostingFeatures, offer: PostingFeatures, parts: dict[str, float], shared: list[str]
-) -> list[str]:
-    reasons = []
+) -> list[Reason]:
+    reasons: list[Reason] = []
     if parts["semantic"] >= 0.6:
-        reasons.append("The offer describes closely what the need asks for.")
+        reasons.append(("semantic_close", {}))
     elif parts["semantic"] >= 0.35:
-        reasons.append("The offer and the need talk about related topics.")
+        reasons.append(("semantic_related", {}))
     if shared:
-        reasons.append("Shared topics: " + ", ".join(shared) + ".")
+        reasons.append(("shared_terms", {"terms": ", ".join(shared)}))
     if parts["area"] == 1.0:
-        reasons.append(f"Same smart-specialisation area ({need.s3_area}).")
+        reasons.append(("same_area", {"area": need.s3_area}))
     elif parts["area"] > 0:
-        reasons.append(f"Neighbouring areas ({need.s3_area} / {offer.s3_area}).")
+        reasons.append(("neighbour_area", {"need_area": need.s3_area, "offer_area": offer.s3_area}))
     if need.trl is not None and offer.trl is not None:
         if parts["trl"] == 1.0:
-            reasons.append(f"Maturity fits: the offer is at TRL {offer.trl}, the need asks TRL {need.trl}.")
+            reasons.append(("trl_fits", {"offer_trl": offer.trl, "need_trl": need.trl}))
         elif parts["trl"] > 0:
-            reasons.append(
-                f"The offer (TRL {offer.trl}) is a little below the need's TRL {need.trl}: "
-                "a joint project could close the gap."
-            )
+            reasons.append(("trl_gap", {"offer_trl": offer.trl, "need_trl": need.trl}))
     return reasons
 
 
-def _advice(need: PostingFeatures, offer: PostingFeatures) -> list[str]:
-    advice = []
+def _advice(need: PostingFeatures, offer: PostingFeatures) -> list[Reason]:
+    advice: list[Reason] = []
     for side in (need, offer):
         if side.trl is None:
-            advice.append(f"The {side.kind} could state its TRL, so maturity can be compared.")
+            advice.append(("add_trl", {"side": side.kind}))
         if len(side.keywords) < 3:
-            advice.append(f"The {side.kind} could list at least three keywords.")
+            advice.append(("add_keywords", {"side": side.kind}))
         if len(side.description.split()) < 40:
-            advice.append(f"The {side.kind} could describe the problem and constraints in more detail.")
+            advice.append(("add_detail", {"side": side.kind}))
     return advice

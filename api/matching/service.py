@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.jobs import DISPATCH_NOTIFICATIONS, EMBED_POSTING, JobBuffer
+from api.matching.explain import explanation_of
 from api.matching.replica import IndexReplica, vector_from_bytes
 from api.models import Embedding, Notification, Posting, Suggestion
 from api.models.base import utcnow
@@ -41,22 +42,6 @@ def features_of(posting: Posting) -> PostingFeatures:
         s3_area=posting.s3_area,
         trl=posting.trl,
     )
-
-
-def explanation_of(result: PairScore) -> dict:
-    parts = result.parts
-    summary = (
-        f"Score {result.score:.2f}: meaning {parts['semantic']:.2f}, area {parts['area']:.1f}, "
-        f"keywords {parts['keywords']:.2f}, maturity {parts['trl']:.1f}."
-    )
-    if result.shared_terms:
-        summary += " Shared: " + ", ".join(result.shared_terms[:4]) + "."
-    return {
-        "summary": summary,
-        "reasons": result.reasons,
-        "shared_terms": result.shared_terms,
-        "advice": result.advice,
-    }
 
 
 def match_posting(

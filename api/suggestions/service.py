@@ -86,7 +86,7 @@ def summary_payload(suggestion: Suggestion) -> dict[str, Any]:
         "score": suggestion.score,
         "need": {"id": suggestion.need.id, "title": suggestion.need.title},
         "offer": {"id": suggestion.offer.id, "title": suggestion.offer.title},
-        "summary": suggestion.explanation.get("summary", ""),
+        "summary": suggestion.explanation.get("summary", {}),
     }
 
 

@@ -22,7 +22,7 @@ def pair(client, settings):  # type: ignore[no-untyped-def]
     offer = client.post("/api/v1/postings", json=VISION_OFFER, headers=lab["headers"]).json()
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
     with unit_of_work(sessions) as session:
-        suggestion = Suggestion(need_id=need["id"], offer_id=offer["id"], score=0.8, score_parts={"semantic": 0.7}, explanation={"summary": "Score 0.80"})
+        suggestion = Suggestion(need_id=need["id"], offer_id=offer["id"], score=0.8, score_parts={"semantic": 0.7}, explanation={"summary": {"en": "Score 0.80", "it": "Punteggio 0.80"}})
         session.add(suggestion)
         session.flush()
         for side in (need, offer):

@@ -46,12 +46,14 @@ def test_score_is_in_unit_interval_and_grows_with_similarity():
 def test_explanation_names_shared_keywords_as_written():
     result = score_pair(NEED, OFFER, 0.6)
     assert "visione artificiale" in result.shared_terms
-    assert any("Shared topics" in r for r in result.reasons)
-    assert any("TRL 5" in r for r in result.reasons)
+    codes = dict(result.reasons)
+    assert codes["shared_terms"]["terms"].startswith("visione artificiale")
+    assert codes["trl_gap"] == {"offer_trl": 5, "need_trl": 6}
 
 
 def test_advice_asks_for_missing_trl_and_keywords():
     bare = PostingFeatures("need", "Titolo", "Breve.", [], "agrifood", None)
     result = score_pair(bare, OFFER, 0.5)
-    assert any("TRL" in a for a in result.advice)
-    assert any("keywords" in a for a in result.advice)
+    assert ("add_trl", {"side": "need"}) in result.advice
+    assert ("add_keywords", {"side": "need"}) in result.advice
+    assert ("add_trl", {"side": "offer"}) not in result.advice

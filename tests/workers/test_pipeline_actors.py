@@ -48,7 +48,10 @@ def test_a_matching_pair_gets_one_suggestion_with_reasons_and_both_sides_are_not
         assert (suggestion.need_id, suggestion.offer_id) == (need_id, offer_id)
         assert 0.55 <= suggestion.score <= 1.0
         assert "visione artificiale" in suggestion.explanation["shared_terms"]
-        assert suggestion.explanation["summary"].startswith("Score")
+        assert suggestion.explanation["summary"]["en"].startswith("Score")
+        assert suggestion.explanation["summary"]["it"].startswith("Punteggio")
+        codes = [reason["code"] for reason in suggestion.explanation["reasons"]]
+        assert "shared_terms" in codes and "same_area" in codes
         assert session.scalar(select(func.count()).select_from(Embedding)) == 2
     assert count(pipeline, Notification, Notification.kind == "suggestion.new") == 2
 
