@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CODE := api workers embeddings frontend tests bench
 
-.PHONY: install run test test-fast bench clean
+.PHONY: install run test test-fast lint bench clean
 
 install: $(STAMP)
 
@@ -18,8 +19,12 @@ $(STAMP): pyproject.toml
 run: install
 	$(VENV)/bin/clustermatch run
 
-test: install
+test: install lint
 	$(PY) -m pytest -q
+
+lint: install
+	$(VENV)/bin/ruff check $(CODE)
+	$(VENV)/bin/ruff format --check $(CODE)
 
 test-fast: install
 	$(PY) -m pytest -q -m "not e2e"

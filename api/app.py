@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 
 import redis
 import redis.asyncio as aioredis
+from dramatiq.brokers.redis import RedisBroker
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from dramatiq.brokers.redis import RedisBroker
 
 from api import health
 from api.auth.endpoints import router as auth_router

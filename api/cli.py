@@ -68,7 +68,10 @@ def seed(demo: bool) -> None:
     if logins.already_loaded:
         click.echo("demo already loaded")
     else:
-        click.echo(f"demo loaded: {logins.postings} postings" + (f" ({unsent} to be enqueued by the reconciler)" if unsent else ""))
+        click.echo(
+            f"demo loaded: {logins.postings} postings"
+            + (f" ({unsent} to be enqueued by the reconciler)" if unsent else "")
+        )
     click.echo(format_logins(logins))
 
 
@@ -83,7 +86,9 @@ def users() -> None:
 @click.option("--role", type=click.Choice(["member", "facilitator", "admin"]), default="facilitator")
 @click.option("--cluster", "clusters", multiple=True, help="S3 area key; repeat for several.")
 @click.option("--organisation-id", type=int, default=None, help="For members: their organisation.")
-def create_user_command(email: str, password: str, role: str, clusters: tuple[str, ...], organisation_id: int | None) -> None:
+def create_user_command(
+    email: str, password: str, role: str, clusters: tuple[str, ...], organisation_id: int | None
+) -> None:
     """Create a facilitator, an admin or a member of an existing organisation."""
     from api.auth.service import create_user
     from api.db import unit_of_work
@@ -97,7 +102,14 @@ def create_user_command(email: str, password: str, role: str, clusters: tuple[st
             organisation = session.get(Organisation, organisation_id) if organisation_id else None
             if organisation_id and organisation is None:
                 raise click.ClickException(f"organisation {organisation_id} does not exist")
-            user = create_user(session, email=email, password=password, role=Role(role), organisation=organisation, clusters=list(clusters))
+            user = create_user(
+                session,
+                email=email,
+                password=password,
+                role=Role(role),
+                organisation=organisation,
+                clusters=list(clusters),
+            )
             click.echo(f"created {user.role} {user.email} (id {user.id})")
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
@@ -144,11 +156,14 @@ def reconcile() -> None:
 
     from api.db import unit_of_work
     from api.jobs import JobBuffer
-    from api.pipeline.service import ReconcilePolicy, reconcile as run_reconcile
+    from api.pipeline.service import ReconcilePolicy
+    from api.pipeline.service import reconcile as run_reconcile
 
     settings = _settings()
     jobs = JobBuffer()
-    policy = ReconcilePolicy(timedelta(seconds=settings.reconcile_stale_seconds), settings.pipeline_max_attempts)
+    policy = ReconcilePolicy(
+        timedelta(seconds=settings.reconcile_stale_seconds), settings.pipeline_max_attempts
+    )
     with unit_of_work(_sessions(settings)) as session:
         report = run_reconcile(session, jobs=jobs, policy=policy)
     _flush_jobs(settings, jobs)
@@ -166,7 +181,11 @@ def run(demo: bool) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     started = []
     redis_process = None if settings.redis_url else start_embedded_redis(settings)
-    env = {**os.environ, "CLUSTERMATCH_REDIS_URL": redis_url(settings), "CLUSTERMATCH_DATA_DIR": str(settings.data_dir.resolve())}
+    env = {
+        **os.environ,
+        "CLUSTERMATCH_REDIS_URL": redis_url(settings),
+        "CLUSTERMATCH_DATA_DIR": str(settings.data_dir.resolve()),
+    }
     # Explicit, so Ctrl-C works even where the shell started us with SIGINT ignored.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -177,7 +196,9 @@ def run(demo: bool) -> None:
             ctx.invoke(seed, demo=True)
         started.append(start(worker_command(settings), env))
         started.append(start(api_command(settings), env))
-        click.echo(f"\nclustermatch is starting on http://{settings.host}:{settings.port}  (Ctrl-C stops it)\n")
+        click.echo(
+            f"\nclustermatch is starting on http://{settings.host}:{settings.port}  (Ctrl-C stops it)\n"
+        )
         while all(p.poll() is None for p in started):
             time.sleep(0.5)
         click.echo("a process exited; stopping the others", err=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated
 
 import dramatiq
@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth.security import user_id_from_token
 from api.errors import Unauthorized
-from api.jobs import JobBuffer
 from api.models import User
 from api.settings import Settings
+from api.uow import UnitOfWork, transaction
 
 
 @dataclass
@@ -34,12 +34,6 @@ class Resources:
     secret_key: str
 
 
-@dataclass
-class UnitOfWork:
-    session: Session
-    jobs: JobBuffer = field(default_factory=JobBuffer)
-
-
 def get_resources(request: Request) -> Resources:
     return request.app.state.resources
 
@@ -49,17 +43,8 @@ ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 def get_uow(resources: ResourcesDep) -> Iterator[UnitOfWork]:
     """The request's transaction: committed before the response, then its jobs are sent."""
-    uow = UnitOfWork(session=resources.sessions())
-    try:
+    with transaction(resources.sessions, resources.broker) as uow:
         yield uow
-        uow.session.commit()
-    except BaseException:
-        uow.session.rollback()
-        uow.jobs.clear()
-        raise
-    finally:
-        uow.session.close()
-    uow.jobs.flush(resources.broker)
 
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]

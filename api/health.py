@@ -31,7 +31,9 @@ async def readyz(resources: ResourcesDep) -> JSONResponse:
         checks["redis"] = f"unreachable: {exc}"
     checks["model"] = _check_model(resources.settings.embedding_model)
     ready = all(value == "ok" for value in checks.values())
-    return JSONResponse({"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks}, status_code=200 if ready else 503
+    )
 
 
 def _check_database(resources: ResourcesDep) -> str:

@@ -17,8 +17,8 @@ from api.db import unit_of_work
 from api.jobs import JobBuffer
 from api.matching.replica import IndexReplica
 from api.models import Embedding, Posting
-from api.models.enums import PostingStatus
 from api.models.base import utcnow
+from api.models.enums import PostingStatus
 from api.pipeline.service import EmbeddingTask, store_embedding
 from api.redis_server import redis_url
 from api.settings import Settings

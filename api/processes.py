@@ -11,22 +11,41 @@ import time
 from api.settings import Settings
 
 
-def worker_command(settings: Settings, *, processes: int | None = None, threads: int | None = None) -> list[str]:
+def worker_command(
+    settings: Settings, *, processes: int | None = None, threads: int | None = None
+) -> list[str]:
     return [
-        sys.executable, "-m", "dramatiq", "workers.main",
-        "--processes", str(processes or settings.worker_processes),
-        "--threads", str(threads or settings.worker_threads),
-        "--queues", "embedding", "matching", "notifications",
+        sys.executable,
+        "-m",
+        "dramatiq",
+        "workers.main",
+        "--processes",
+        str(processes or settings.worker_processes),
+        "--threads",
+        str(threads or settings.worker_threads),
+        "--queues",
+        "embedding",
+        "matching",
+        "notifications",
         # Messages take well under a second: waiting longer on shutdown only delays Ctrl-C.
-        "--worker-shutdown-timeout", "10000",
+        "--worker-shutdown-timeout",
+        "10000",
     ]
 
 
 def api_command(settings: Settings) -> list[str]:
     return [
-        sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
-        "--host", settings.host, "--port", str(settings.port),
-        "--log-level", settings.log_level.lower(),
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "api.app:create_app",
+        "--factory",
+        "--host",
+        settings.host,
+        "--port",
+        str(settings.port),
+        "--log-level",
+        settings.log_level.lower(),
     ]
 
 

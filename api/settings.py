@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -110,4 +110,3 @@ def override_settings(settings: Settings | None) -> None:
     """Used by tests and the CLI to install explicit settings for this process."""
     _Holder.settings = settings
     _load.cache_clear()
-

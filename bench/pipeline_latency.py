@@ -35,7 +35,11 @@ from tests.samples import VISION_NEED, VISION_OFFER  # noqa: E402
 def register(client: httpx.Client, email: str, org_type: str) -> dict:
     response = client.post(
         "/api/v1/auth/register",
-        json={"email": email, "password": "bench-password", "organization": {"name": email, "type": org_type}},
+        json={
+            "email": email,
+            "password": "bench-password",
+            "organization": {"name": email, "type": org_type},
+        },
     )
     response.raise_for_status()
     return response.json()
@@ -51,12 +55,34 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="clustermatch-bench-"))
     settings = Settings(data_dir=data_dir, port=args.port, redis_url=os.environ.get("CLUSTERMATCH_REDIS_URL"))
     redis_process = None if settings.redis_url else start_embedded_redis(settings)
-    env = {**os.environ, "CLUSTERMATCH_DATA_DIR": str(data_dir), "CLUSTERMATCH_REDIS_URL": redis_url(settings),
-           "CLUSTERMATCH_PORT": str(args.port), "CLUSTERMATCH_LOG_LEVEL": "WARNING"}
-    run = lambda cmd: subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True,  # noqa: E731
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    subprocess.run([sys.executable, "-m", "api.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True)
-    subprocess.run([sys.executable, "-m", "api.cli", "seed", "--demo"], env=env, cwd=ROOT, check=True, capture_output=True)
+    env = {
+        **os.environ,
+        "CLUSTERMATCH_DATA_DIR": str(data_dir),
+        "CLUSTERMATCH_REDIS_URL": redis_url(settings),
+        "CLUSTERMATCH_PORT": str(args.port),
+        "CLUSTERMATCH_LOG_LEVEL": "WARNING",
+    }
+
+    def run(cmd):
+        return subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=ROOT,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "migrate"], env=env, cwd=ROOT, check=True, capture_output=True
+    )
+    subprocess.run(
+        [sys.executable, "-m", "api.cli", "seed", "--demo"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     processes = [run(worker_command(settings)), run(api_command(settings))]
     base = f"http://127.0.0.1:{args.port}"
     try:
@@ -74,7 +100,9 @@ def main() -> None:
         company = register(client, "bench-company@example.it", "company")
         lab = register(client, "bench-lab@example.it", "research_lab")
         company_auth = {"Authorization": f"Bearer {company['access_token']}"}
-        client.post("/api/v1/postings", json=VISION_OFFER, headers={"Authorization": f"Bearer {lab['access_token']}"}).raise_for_status()
+        client.post(
+            "/api/v1/postings", json=VISION_OFFER, headers={"Authorization": f"Bearer {lab['access_token']}"}
+        ).raise_for_status()
 
         arrivals: dict[int, float] = {}
         ready = threading.Event()
@@ -87,7 +115,9 @@ def main() -> None:
 
         def stream_events() -> None:
             with httpx.Client(base_url=base, timeout=httpx.Timeout(5, read=None)) as stream_client:
-                with stream_client.stream("GET", "/api/v1/notifications/stream", headers=company_auth) as response:
+                with stream_client.stream(
+                    "GET", "/api/v1/notifications/stream", headers=company_auth
+                ) as response:
                     ready.set()
                     for line in response.iter_lines():
                         if line.startswith("data:"):
@@ -117,9 +147,13 @@ def main() -> None:
             timings.append((arrivals[posting["id"]] - started) * 1000)
             time.sleep(0.2)
         timings.sort()
-        print(f"POST -> suggestion on the live stream, {args.runs} runs, 1 worker process x {settings.worker_threads} threads, SQLite")
-        print(f"  median {statistics.median(timings):.0f} ms   min {timings[0]:.0f} ms   "
-              f"p90 {timings[int(0.9 * (len(timings) - 1))]:.0f} ms   max {timings[-1]:.0f} ms")
+        print(
+            f"POST -> suggestion on the live stream, {args.runs} runs, 1 worker process x {settings.worker_threads} threads, SQLite"
+        )
+        print(
+            f"  median {statistics.median(timings):.0f} ms   min {timings[0]:.0f} ms   "
+            f"p90 {timings[int(0.9 * (len(timings) - 1))]:.0f} ms   max {timings[-1]:.0f} ms"
+        )
     finally:
         stop_all(processes)
         if redis_process is not None:

@@ -38,7 +38,10 @@ class Encoder:
         location = resolve_model_location(model_name)
         log.info("loading embedding model %s from %s", model_name, location)
         self._model = SentenceTransformer(location, device=device)
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         self.dim = int(get_dim() or 0)
 
     def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:

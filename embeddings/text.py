@@ -58,7 +58,7 @@ _ENGLISH_MARKERS = frozenset(
 
 
 def detect_language(text: str) -> str:
-    """"it", "en", or "mixed" from function-word counts; enough for the postings' main language."""
+    """ "it", "en", or "mixed" from function-word counts; enough for the postings' main language."""
     words = _WORD.findall(fold(text))
     italian = sum(w in _ITALIAN_MARKERS for w in words)
     english = sum(w in _ENGLISH_MARKERS for w in words)

@@ -21,7 +21,9 @@ def member(session: Session, org_type: str = "company") -> User:
     organisation = create_organisation(
         session, data=OrganisationCreate(name=f"Org {tag}", type=OrganisationType(org_type), city="Bologna")
     )
-    return create_user(session, email=f"{tag}@example.it", password="a-long-password", organisation=organisation)
+    return create_user(
+        session, email=f"{tag}@example.it", password="a-long-password", organisation=organisation
+    )
 
 
 def posting(session: Session, jobs: JobBuffer, author: User, body: dict) -> Posting:  # type: ignore[type-arg]

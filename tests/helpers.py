@@ -12,14 +12,25 @@ import httpx
 _counter = itertools.count()
 
 
-def register(client: httpx.Client, *, org_type: str = "company", clusters=("mechatronics_automotive",), city: str = "Modena") -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def register(
+    client: httpx.Client,
+    *,
+    org_type: str = "company",
+    clusters=("mechatronics_automotive",),
+    city: str = "Modena",
+) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     tag = f"{next(_counter)}-{uuid.uuid4().hex[:6]}"
     response = client.post(
         "/api/v1/auth/register",
         json={
             "email": f"user-{tag}@example.it",
             "password": "a-long-password",
-            "organization": {"name": f"Org {tag}", "type": org_type, "clusters": list(clusters), "city": city},
+            "organization": {
+                "name": f"Org {tag}",
+                "type": org_type,
+                "clusters": list(clusters),
+                "city": city,
+            },
         },
     )
     assert response.status_code == 201, response.text

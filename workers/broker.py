@@ -32,7 +32,9 @@ class IdlePolling(dramatiq.Middleware):
         worker.worker_timeout = self.poll_ms
 
 
-def make_broker(settings: Settings, *, extra_middleware: list[dramatiq.Middleware] | None = None) -> RedisBroker:
+def make_broker(
+    settings: Settings, *, extra_middleware: list[dramatiq.Middleware] | None = None
+) -> RedisBroker:
     middleware = [
         # Drop messages older than a day: the reconciler re-creates whatever is still needed.
         AgeLimit(max_age=24 * 3600 * 1000),

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 import dramatiq
@@ -13,12 +12,12 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import make_engine, make_sessionmaker
-from api.deps import UnitOfWork
 from api.indexing import GENERATION_KEY
 from api.matching.replica import IndexReplica
 from api.matching.service import MatchPolicy
 from api.redis_server import redis_url
 from api.settings import Settings
+from api.uow import UnitOfWork, transaction
 from embeddings.batcher import BatchingEncoder
 from embeddings.encoder import Encoder
 
@@ -56,20 +55,9 @@ class WorkerResources:
             self.index_generation = generation
         return self.replica
 
-    @contextmanager
-    def unit_of_work(self) -> Iterator[UnitOfWork]:
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """One job transaction: committed at the end, then its follow-up jobs are sent."""
-        uow = UnitOfWork(session=self.sessions())
-        try:
-            yield uow
-            uow.session.commit()
-        except BaseException:
-            uow.session.rollback()
-            uow.jobs.clear()
-            raise
-        finally:
-            uow.session.close()
-        uow.jobs.flush(self.broker)
+        return transaction(self.sessions, self.broker)
 
 
 _current: WorkerResources | None = None

@@ -15,7 +15,10 @@ AREA_NAMES = {
     "health_wellbeing": {"it": "salute e benessere", "en": "health and wellbeing"},
     "culture_creative": {"it": "cultura e creatività", "en": "culture and creative industries"},
     "services_innovation": {"it": "innovazione nei servizi", "en": "innovation in services"},
-    "energy_sustainability": {"it": "energia e sviluppo sostenibile", "en": "energy and sustainable development"},
+    "energy_sustainability": {
+        "it": "energia e sviluppo sostenibile",
+        "en": "energy and sustainable development",
+    },
     "urban_tourism": {"it": "economia urbana e turismo", "en": "urban economy and tourism"},
 }
 SIDE_NAMES = {"need": {"it": "Il bisogno", "en": "The need"}, "offer": {"it": "L'offerta", "en": "The offer"}}
@@ -30,7 +33,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "The offer and the need talk about related topics.",
     },
     "shared_terms": {"it": "Temi in comune: {terms}.", "en": "Shared topics: {terms}."},
-    "same_area": {"it": "Stessa area di specializzazione ({area}).", "en": "Same specialisation area ({area})."},
+    "same_area": {
+        "it": "Stessa area di specializzazione ({area}).",
+        "en": "Same specialisation area ({area}).",
+    },
     "neighbour_area": {
         "it": "Aree vicine ({need_area} / {offer_area}).",
         "en": "Neighbouring areas ({need_area} / {offer_area}).",
@@ -67,8 +73,11 @@ def render(code: str, params: dict[str, Any]) -> dict[str, str]:
     rendered: dict[str, str] = {"code": code}
     for lang in LANGUAGES:
         localised = {
-            key: AREA_NAMES[value][lang] if key.endswith("area") and value in AREA_NAMES
-            else SIDE_NAMES[value][lang] if key == "side" else value
+            key: AREA_NAMES[value][lang]
+            if key.endswith("area") and value in AREA_NAMES
+            else SIDE_NAMES[value][lang]
+            if key == "side"
+            else value
             for key, value in params.items()
         }
         rendered[lang] = MESSAGES[code][lang].format(**localised)
@@ -83,8 +92,13 @@ def explanation_of(result: PairScore) -> dict[str, Any]:
     parts = result.parts
     summary = render(
         "summary",
-        {name: f"{value:.2f}" for name, value in
-         {"score": result.score, **{k: parts[k] for k in ("semantic", "area", "keywords", "trl")}}.items()},
+        {
+            name: f"{value:.2f}"
+            for name, value in {
+                "score": result.score,
+                **{k: parts[k] for k in ("semantic", "area", "keywords", "trl")},
+            }.items()
+        },
     )
     return {
         "summary": {lang: summary[lang] for lang in LANGUAGES},

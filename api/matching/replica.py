@@ -45,9 +45,9 @@ class IndexReplica:
         """Apply the changes since the last catch-up; returns how many rows were read."""
         with self._sync_lock:
             started = utcnow()
-            query = select(
-                Embedding.posting_id, Embedding.kind, Embedding.active, Embedding.vector
-            ).where(Embedding.model == self.model)
+            query = select(Embedding.posting_id, Embedding.kind, Embedding.active, Embedding.vector).where(
+                Embedding.model == self.model
+            )
             total = None
             if self._synced_from is not None:
                 query = query.where(Embedding.changed_at >= self._synced_from - self.margin)

@@ -20,6 +20,7 @@ from api.models import Embedding, Notification, Posting, Suggestion
 from api.models.base import utcnow
 from api.models.enums import NotificationKind, PipelineState, PostingStatus, SuggestionStatus
 from api.notifications.service import notify_organisation
+from api.postings.service import open_at_revision
 from api.suggestions.service import summary_payload, withdraw
 from embeddings.scoring import PairScore, PostingFeatures, score_pair
 
@@ -54,12 +55,9 @@ def match_posting(
     revision: int,
 ) -> int:
     """Match one posting revision; returns how many suggestions it created or revived."""
-    posting = session.get(Posting, posting_id)
+    posting = open_at_revision(session, posting_id, revision)
     if posting is None:
-        log.info("posting %s vanished before matching", posting_id)
         return 0
-    if posting.status != PostingStatus.open.value or posting.revision != revision:
-        return 0  # closed, or a newer revision has its own message
     if posting.pipeline_state == PipelineState.matched.value:
         return 0
     embedding = session.get(Embedding, posting_id)
@@ -96,7 +94,9 @@ def match_posting(
         suggestion, is_new = _upsert_suggestion(session, posting, other, result)
         if is_new:
             created += 1
-            notifications += _announce(session, suggestion, revision=f"{suggestion.need.revision}.{suggestion.offer.revision}")
+            notifications += _announce(
+                session, suggestion, revision=f"{suggestion.need.revision}.{suggestion.offer.revision}"
+            )
     notifications += _rescore_existing(session, posting, vector, policy, keep={o.id for _, o, _ in scored})
 
     posting.pipeline_state = PipelineState.matched.value

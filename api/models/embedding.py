@@ -17,9 +17,7 @@ from api.models.base import Base, UTCDateTime, utcnow
 class Embedding(Base):
     __tablename__ = "embeddings"
 
-    posting_id: Mapped[int] = mapped_column(
-        ForeignKey("postings.id", ondelete="CASCADE"), primary_key=True
-    )
+    posting_id: Mapped[int] = mapped_column(ForeignKey("postings.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8))
     model: Mapped[str] = mapped_column(String(200))
     dim: Mapped[int] = mapped_column(Integer)

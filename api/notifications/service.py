@@ -32,9 +32,7 @@ def notify_organisation(
         )
         if exists:
             continue
-        notification = Notification(
-            recipient_id=user.id, kind=kind, payload=payload, dedupe_key=dedupe_key
-        )
+        notification = Notification(recipient_id=user.id, kind=kind, payload=payload, dedupe_key=dedupe_key)
         try:
             with session.begin_nested():
                 session.add(notification)
@@ -47,9 +45,7 @@ def notify_organisation(
 def list_notifications(
     session: Session, *, user: User, unread_only: bool = False, after_id: int = 0, limit: int = 50
 ) -> list[Notification]:
-    query = select(Notification).where(
-        Notification.recipient_id == user.id, Notification.id > after_id
-    )
+    query = select(Notification).where(Notification.recipient_id == user.id, Notification.id > after_id)
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     if after_id:

@@ -18,7 +18,7 @@ from api.jobs import EMBED_POSTING, MATCH_POSTING, JobBuffer
 from api.models import Embedding, Posting
 from api.models.base import utcnow
 from api.models.enums import PipelineState, PostingStatus
-from api.postings.service import close
+from api.postings.service import close, open_at_revision
 from embeddings.text import posting_text
 
 log = logging.getLogger(__name__)
@@ -35,11 +35,8 @@ def embedding_task(
     session: Session, *, jobs: JobBuffer, posting_id: int, revision: int, model: str
 ) -> EmbeddingTask | None:
     """What to embed for this message, or None when there is nothing (left) to do."""
-    posting = session.get(Posting, posting_id)
+    posting = open_at_revision(session, posting_id, revision)
     if posting is None:
-        log.info("posting %s vanished before embedding", posting_id)
-        return None
-    if posting.status != PostingStatus.open.value or posting.revision != revision:
         return None
     embedding = session.get(Embedding, posting_id)
     if embedding is not None and embedding.posting_revision == revision and embedding.model == model:
@@ -47,14 +44,16 @@ def embedding_task(
         if posting.pipeline_state != PipelineState.matched.value:
             jobs.enqueue(MATCH_POSTING, posting_id, revision)
         return None
-    return EmbeddingTask(posting_id, revision, posting_text(posting.title, posting.description, posting.keywords))
+    return EmbeddingTask(
+        posting_id, revision, posting_text(posting.title, posting.description, posting.keywords)
+    )
 
 
 def store_embedding(
     session: Session, *, jobs: JobBuffer, task: EmbeddingTask, vector: np.ndarray, model: str
 ) -> bool:
-    posting = session.get(Posting, task.posting_id)
-    if posting is None or posting.status != PostingStatus.open.value or posting.revision != task.revision:
+    posting = open_at_revision(session, task.posting_id, task.revision)
+    if posting is None:
         return False  # closed or edited while we were encoding
     now = utcnow()
     raw = np.ascontiguousarray(vector, dtype="<f4").tobytes()
@@ -116,9 +115,8 @@ def reconcile(session: Session, *, jobs: JobBuffer, policy: ReconcilePolicy) -> 
     for posting in stuck:
         if posting.pipeline_attempts >= policy.max_attempts:
             posting.pipeline_state = PipelineState.failed.value
-            posting.pipeline_error = (
-                f"gave up after {posting.pipeline_attempts} attempts"
-                + (f": {posting.pipeline_error}" if posting.pipeline_error else "")
+            posting.pipeline_error = f"gave up after {posting.pipeline_attempts} attempts" + (
+                f": {posting.pipeline_error}" if posting.pipeline_error else ""
             )
             report.failed += 1
             log.error("posting %s failed: %s", posting.id, posting.pipeline_error)
@@ -128,7 +126,12 @@ def reconcile(session: Session, *, jobs: JobBuffer, policy: ReconcilePolicy) -> 
         job = EMBED_POSTING if posting.pipeline_state == PipelineState.pending.value else MATCH_POSTING
         jobs.enqueue(job, posting.id, posting.revision)
         report.requeued += 1
-        log.warning("posting %s stuck in %s: re-enqueued (attempt %d)", posting.id, posting.pipeline_state, posting.pipeline_attempts)
+        log.warning(
+            "posting %s stuck in %s: re-enqueued (attempt %d)",
+            posting.id,
+            posting.pipeline_state,
+            posting.pipeline_attempts,
+        )
     expired = session.scalars(
         select(Posting).where(Posting.status == PostingStatus.open.value, Posting.expires_at < now).limit(500)
     )

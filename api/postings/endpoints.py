@@ -49,12 +49,8 @@ def get_posting(posting_id: int, user: CurrentUser, uow: UowDep) -> PostingRead:
 
 
 @router.patch("/{posting_id}", response_model=PostingRead)
-def update_posting(
-    posting_id: int, body: PostingUpdate, user: CurrentUser, uow: UowDep
-) -> PostingRead:
-    posting = service.update_posting(
-        uow.session, jobs=uow.jobs, user=user, posting_id=posting_id, data=body
-    )
+def update_posting(posting_id: int, body: PostingUpdate, user: CurrentUser, uow: UowDep) -> PostingRead:
+    posting = service.update_posting(uow.session, jobs=uow.jobs, user=user, posting_id=posting_id, data=body)
     return PostingRead.model_validate(posting)
 
 

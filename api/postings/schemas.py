@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from api.models.enums import PostingKind, S3Area
 
+
 def title_field(default=...):  # type: ignore[no-untyped-def]
     return Field(default, min_length=5, max_length=200, description="What is needed or offered, in a line.")
 
@@ -44,7 +45,9 @@ class PostingCreate(BaseModel):
     kind: PostingKind
     title: str = title_field()
     description: str = description_field()
-    keywords: list[str] = Field(default_factory=list, max_length=20, description="Up to 20, 60 characters each.")
+    keywords: list[str] = Field(
+        default_factory=list, max_length=20, description="Up to 20, 60 characters each."
+    )
     s3_area: S3Area
     trl: int | None = TRL
     language: str | None = LANGUAGE

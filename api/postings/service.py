@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import or_, select
@@ -16,14 +17,14 @@ from api.postings.schemas import PostingCreate, PostingUpdate
 from api.suggestions.service import withdraw_open_suggestions
 from embeddings.text import detect_language
 
+log = logging.getLogger(__name__)
+
 DEFAULT_LIFETIME = timedelta(days=180)
 # Fields whose change alters what is embedded and matched.
 MATCHED_FIELDS = ("title", "description", "keywords", "s3_area", "trl")
 
 
-def create_posting(
-    session: Session, *, jobs: JobBuffer, author: User, data: PostingCreate
-) -> Posting:
+def create_posting(session: Session, *, jobs: JobBuffer, author: User, data: PostingCreate) -> Posting:
     if author.organisation_id is None:
         raise Forbidden("Only members of an organisation can publish needs and offers.")
     now = utcnow()
@@ -75,6 +76,17 @@ def can_read(session: Session, user: User, posting: Posting) -> bool:
     return session.scalar(linked.limit(1)) is not None
 
 
+def open_at_revision(session: Session, posting_id: int, revision: int) -> Posting | None:
+    """The posting, if a pipeline message about this revision is still relevant to it."""
+    posting = session.get(Posting, posting_id)
+    if posting is None:
+        log.info("posting %s no longer exists", posting_id)
+        return None
+    if posting.status != PostingStatus.open.value or posting.revision != revision:
+        return None  # closed, or a newer revision has its own messages
+    return posting
+
+
 def get_readable_posting(session: Session, *, user: User, posting_id: int) -> Posting:
     posting = get_posting(session, posting_id)
     if not can_read(session, user, posting):
@@ -124,9 +136,7 @@ def update_posting(
             raise InvalidInput(f"{name} cannot be removed, only changed.")
     if "s3_area" in changes:
         changes["s3_area"] = changes["s3_area"].value if changes["s3_area"] else None
-    rematch = any(
-        name in changes and changes[name] != getattr(posting, name) for name in MATCHED_FIELDS
-    )
+    rematch = any(name in changes and changes[name] != getattr(posting, name) for name in MATCHED_FIELDS)
     for name, value in changes.items():
         setattr(posting, name, value)
     if rematch:

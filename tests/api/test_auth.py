@@ -34,7 +34,11 @@ def test_duplicate_email_is_a_clear_conflict(client):
 def test_invalid_registration_says_what_is_wrong(client):
     response = client.post(
         "/api/v1/auth/register",
-        json={"email": "not-an-email", "password": "short", "organization": {"name": "X Srl", "type": "bank"}},
+        json={
+            "email": "not-an-email",
+            "password": "short",
+            "organization": {"name": "X Srl", "type": "bank"},
+        },
     )
     assert response.status_code == 422
     detail = response.json()["detail"]

@@ -23,7 +23,20 @@ def cli(settings):  # type: ignore[no-untyped-def]
 
 
 def test_users_create_makes_a_facilitator_with_clusters_and_refuses_duplicates(cli, settings):
-    args = ["users", "create", "--email", "Facilitatore@Example.it", "--password", "a-long-password", "--role", "facilitator", "--cluster", "agrifood", "--cluster", "construction"]
+    args = [
+        "users",
+        "create",
+        "--email",
+        "Facilitatore@Example.it",
+        "--password",
+        "a-long-password",
+        "--role",
+        "facilitator",
+        "--cluster",
+        "agrifood",
+        "--cluster",
+        "construction",
+    ]
     result = cli.invoke(main, args)
     assert result.exit_code == 0, result.output
     with make_sessionmaker(make_engine(settings.resolved_database_url))() as session:
@@ -31,7 +44,10 @@ def test_users_create_makes_a_facilitator_with_clusters_and_refuses_duplicates(c
         assert user.role == "facilitator" and user.clusters == ["agrifood", "construction"]
     again = cli.invoke(main, args)
     assert again.exit_code != 0 and "already exists" in again.output
-    bad = cli.invoke(main, ["users", "create", "--email", "x@example.it", "--password", "a-long-password", "--cluster", "space"])
+    bad = cli.invoke(
+        main,
+        ["users", "create", "--email", "x@example.it", "--password", "a-long-password", "--cluster", "space"],
+    )
     assert bad.exit_code != 0 and "Unknown cluster" in bad.output
 
 

@@ -40,7 +40,9 @@ def test_editing_the_text_bumps_the_revision_and_restarts_the_pipeline(client):
     url = f"/api/v1/postings/{posting['id']}"
     same = client.patch(url, json={"trl": VISION_OFFER["trl"]}, headers=owner["headers"]).json()
     assert same["revision"] == 1
-    edited = client.patch(url, json={"trl": 7, "keywords": ["visione", "ispezione"]}, headers=owner["headers"])
+    edited = client.patch(
+        url, json={"trl": 7, "keywords": ["visione", "ispezione"]}, headers=owner["headers"]
+    )
     assert edited.status_code == 200
     assert edited.json()["revision"] == 2 and edited.json()["pipeline_state"] == "pending"
     blank = client.patch(url, json={"title": None}, headers=owner["headers"])

@@ -57,7 +57,11 @@ def test_replica_catches_up_with_inserts_late_commits_and_deactivations(settings
     assert offers[2].id not in replica.indexes["offer"]  # beyond the margin: documented limit
 
     with unit_of_work(sessions) as session:
-        session.execute(update(Embedding).where(Embedding.posting_id == offers[0].id).values(active=False, changed_at=utcnow()))
+        session.execute(
+            update(Embedding)
+            .where(Embedding.posting_id == offers[0].id)
+            .values(active=False, changed_at=utcnow())
+        )
     with sessions() as session:
         replica.sync(session)
     assert offers[0].id not in replica.indexes["offer"]

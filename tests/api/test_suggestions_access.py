@@ -22,19 +22,52 @@ def pair(client, settings):  # type: ignore[no-untyped-def]
     offer = client.post("/api/v1/postings", json=VISION_OFFER, headers=lab["headers"]).json()
     sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
     with unit_of_work(sessions) as session:
-        suggestion = Suggestion(need_id=need["id"], offer_id=offer["id"], score=0.8, score_parts={"semantic": 0.7}, explanation={"summary": {"en": "Score 0.80", "it": "Punteggio 0.80"}})
+        suggestion = Suggestion(
+            need_id=need["id"],
+            offer_id=offer["id"],
+            score=0.8,
+            score_parts={"semantic": 0.7},
+            explanation={"summary": {"en": "Score 0.80", "it": "Punteggio 0.80"}},
+        )
         session.add(suggestion)
         session.flush()
         for side in (need, offer):
             posting = session.get(Posting, side["id"])
-            notify_organisation(session, organisation_id=posting.organisation_id, kind="suggestion.new", payload={"suggestion_id": suggestion.id}, dedupe_key=f"s:{suggestion.id}")
-        create_user(session, email="fac-mech@example.it", password="a-long-password", role=Role.facilitator, clusters=["mechatronics_automotive"])
-        create_user(session, email="fac-agri@example.it", password="a-long-password", role=Role.facilitator, clusters=["agrifood"])
-    return {"company": company, "lab": lab, "need": need, "offer": offer, "suggestion_id": suggestion.id, "sessions": sessions}
+            notify_organisation(
+                session,
+                organisation_id=posting.organisation_id,
+                kind="suggestion.new",
+                payload={"suggestion_id": suggestion.id},
+                dedupe_key=f"s:{suggestion.id}",
+            )
+        create_user(
+            session,
+            email="fac-mech@example.it",
+            password="a-long-password",
+            role=Role.facilitator,
+            clusters=["mechatronics_automotive"],
+        )
+        create_user(
+            session,
+            email="fac-agri@example.it",
+            password="a-long-password",
+            role=Role.facilitator,
+            clusters=["agrifood"],
+        )
+    return {
+        "company": company,
+        "lab": lab,
+        "need": need,
+        "offer": offer,
+        "suggestion_id": suggestion.id,
+        "sessions": sessions,
+    }
 
 
 def login(client, email):  # type: ignore[no-untyped-def]
-    token = client.post("/api/v1/auth/token", json={"email": email, "password": "a-long-password"}).json()["access_token"]
+    token = client.post("/api/v1/auth/token", json={"email": email, "password": "a-long-password"}).json()[
+        "access_token"
+    ]
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -43,7 +76,10 @@ def test_each_party_sees_the_suggestion_and_the_counterpart_posting(client, pair
     assert client.get(url, headers=pair["company"]["headers"]).json()["your_side"] == "need"
     assert client.get(url, headers=pair["lab"]["headers"]).json()["your_side"] == "offer"
     # The company may now read the lab's offer, and only because of the suggestion.
-    assert client.get(f"/api/v1/postings/{pair['offer']['id']}", headers=pair["company"]["headers"]).status_code == 200
+    assert (
+        client.get(f"/api/v1/postings/{pair['offer']['id']}", headers=pair["company"]["headers"]).status_code
+        == 200
+    )
 
 
 def test_a_third_organisation_sees_nothing_and_cannot_answer(client, pair):
@@ -60,14 +96,21 @@ def test_facilitators_see_their_clusters_only_and_cannot_answer_for_a_party(clie
     mech, agri = login(client, "fac-mech@example.it"), login(client, "fac-agri@example.it")
     assert client.get(url, headers=mech).status_code == 200
     assert client.get(url, headers=agri).status_code == 404
-    assert {p["id"] for p in client.get("/api/v1/postings", headers=mech).json()} >= {pair["need"]["id"], pair["offer"]["id"]}
+    assert {p["id"] for p in client.get("/api/v1/postings", headers=mech).json()} >= {
+        pair["need"]["id"],
+        pair["offer"]["id"],
+    }
     assert client.post(f"{url}/response", json={"interested": True}, headers=mech).status_code == 403
     assert client.post("/api/v1/postings", json=VISION_NEED, headers=mech).status_code == 403
 
 
 def test_not_interested_declines_with_the_reason_kept_and_blocks_further_answers(client, pair):
     url = f"/api/v1/suggestions/{pair['suggestion_id']}"
-    declined = client.post(f"{url}/response", json={"interested": False, "reason": "Già in contatto con un altro fornitore"}, headers=pair["lab"]["headers"])
+    declined = client.post(
+        f"{url}/response",
+        json={"interested": False, "reason": "Già in contatto con un altro fornitore"},
+        headers=pair["lab"]["headers"],
+    )
     assert declined.json()["status"] == "declined" and declined.json()["offer_interested"] is False
     with pair["sessions"]() as session:
         assert session.scalar(select(Suggestion.offer_reason)) == "Già in contatto con un altro fornitore"
@@ -77,14 +120,18 @@ def test_not_interested_declines_with_the_reason_kept_and_blocks_further_answers
 
 def test_both_interested_reveals_each_others_contact(client, pair):
     url = f"/api/v1/suggestions/{pair['suggestion_id']}"
-    first = client.post(f"{url}/response", json={"interested": True}, headers=pair["company"]["headers"]).json()
+    first = client.post(
+        f"{url}/response", json={"interested": True}, headers=pair["company"]["headers"]
+    ).json()
     assert first["status"] == "delivered" and first["contact"] is None
     second = client.post(f"{url}/response", json={"interested": True}, headers=pair["lab"]["headers"]).json()
     assert second["status"] == "introduced"
     assert second["contact"]["people"] == [pair["company"]["user"]["email"]]
     company_view = client.get(url, headers=pair["company"]["headers"]).json()
     assert company_view["contact"]["people"] == [pair["lab"]["user"]["email"]]
-    kinds = [n["kind"] for n in client.get("/api/v1/notifications", headers=pair["company"]["headers"]).json()]
+    kinds = [
+        n["kind"] for n in client.get("/api/v1/notifications", headers=pair["company"]["headers"]).json()
+    ]
     assert kinds.count("suggestion.introduced") == 1
 
 
@@ -92,7 +139,12 @@ def test_notifications_list_and_mark_read_are_per_user(client, pair):
     headers = pair["company"]["headers"]
     (notification,) = client.get("/api/v1/notifications?unread=true", headers=headers).json()
     assert notification["read_at"] is None
-    assert client.post(f"/api/v1/notifications/{notification['id']}/read", headers=pair["lab"]["headers"]).status_code == 404
+    assert (
+        client.post(
+            f"/api/v1/notifications/{notification['id']}/read", headers=pair["lab"]["headers"]
+        ).status_code
+        == 404
+    )
     read = client.post(f"/api/v1/notifications/{notification['id']}/read", headers=headers).json()
     assert read["read_at"] is not None
     assert client.get("/api/v1/notifications?unread=true", headers=headers).json() == []

@@ -57,7 +57,15 @@ def new_suggestion_notifications(database_url: str) -> tuple[int, int]:
     """(notifications of new suggestions, distinct recipient/suggestion pairs among them)."""
     engine = create_engine(database_url)
     with engine.connect() as connection:
-        rows = list(connection.execute(select(Notification.recipient_id, Notification.payload).where(Notification.kind == "suggestion.new")))
-        total = connection.scalar(select(func.count()).select_from(Notification).where(Notification.kind == "suggestion.new"))
+        rows = list(
+            connection.execute(
+                select(Notification.recipient_id, Notification.payload).where(
+                    Notification.kind == "suggestion.new"
+                )
+            )
+        )
+        total = connection.scalar(
+            select(func.count()).select_from(Notification).where(Notification.kind == "suggestion.new")
+        )
     engine.dispose()
     return total, len({(r.recipient_id, r.payload["suggestion_id"]) for r in rows})

@@ -8,7 +8,6 @@ import queue
 import signal
 import socket
 import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -45,7 +44,11 @@ class Stack:
             **{f"CLUSTERMATCH_{k.upper()}": str(v) for k, v in overrides.items()},
         }
         self.settings = Settings(
-            **{k.removeprefix("CLUSTERMATCH_").lower(): v for k, v in self.env.items() if k.startswith("CLUSTERMATCH_")}
+            **{
+                k.removeprefix("CLUSTERMATCH_").lower(): v
+                for k, v in self.env.items()
+                if k.startswith("CLUSTERMATCH_")
+            }
         )
         self.api: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
@@ -53,7 +56,9 @@ class Stack:
 
     def _start(self, command: list[str], name: str) -> subprocess.Popen[bytes]:
         log = open(self.data_dir / f"{name}.log", "ab")
-        return subprocess.Popen(command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def start_api(self) -> None:
         self.api = self._start(api_command(self.settings), "api")
@@ -66,7 +71,9 @@ class Stack:
             return False
 
     def start_worker(self, *, processes: int = 1, threads: int = 2) -> subprocess.Popen[bytes]:
-        worker = self._start(worker_command(self.settings, processes=processes, threads=threads), f"worker{len(self.workers)}")
+        worker = self._start(
+            worker_command(self.settings, processes=processes, threads=threads), f"worker{len(self.workers)}"
+        )
         self.workers.append(worker)
         return worker
 
@@ -82,7 +89,9 @@ class Stack:
         stop_all([p for p in [*self.workers, self.api] if p is not None])
 
     def logs(self) -> str:
-        return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.data_dir.glob("*.log"))
+        return "\n".join(
+            f"--- {p.name}\n{p.read_text(errors='replace')[-4000:]}" for p in self.data_dir.glob("*.log")
+        )
 
 
 class EventStream:
@@ -99,7 +108,9 @@ class EventStream:
 
     def _run(self) -> None:
         try:
-            with self._client.stream("GET", "/api/v1/notifications/stream", headers=self._headers) as response:
+            with self._client.stream(
+                "GET", "/api/v1/notifications/stream", headers=self._headers
+            ) as response:
                 data: list[str] = []
                 for line in response.iter_lines():
                     if line.startswith("data:"):

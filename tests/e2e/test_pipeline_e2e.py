@@ -55,13 +55,20 @@ def test_a_need_and_a_matching_offer_meet_on_the_live_stream_and_get_introduced(
             stranger = register(client)
             assert client.get(url, headers=stranger["headers"]).status_code == 404
 
-            client.post(f"{url}/response", json={"interested": True}, headers=company["headers"]).raise_for_status()
-            answered = client.post(f"{url}/response", json={"interested": True}, headers=lab["headers"]).json()
+            client.post(
+                f"{url}/response", json={"interested": True}, headers=company["headers"]
+            ).raise_for_status()
+            answered = client.post(
+                f"{url}/response", json={"interested": True}, headers=lab["headers"]
+            ).json()
             assert answered["status"] == "introduced"
             assert answered["contact"]["people"] == [company["user"]["email"]]
             introduced = company_stream.next(kind="suggestion.introduced")
             assert introduced["payload"]["contact"]["people"] == [lab["user"]["email"]]
-            assert lab_stream.next(kind="suggestion.introduced")["payload"]["contact"]["organisation"] == company["organization"]["name"]
+            assert (
+                lab_stream.next(kind="suggestion.introduced")["payload"]["contact"]["organisation"]
+                == company["organization"]["name"]
+            )
         finally:
             company_stream.close()
             lab_stream.close()
@@ -76,8 +83,12 @@ def test_an_unrelated_pair_gets_no_suggestion(stack):
         assert wait_matched(client, need, company["headers"]) == "matched"
         assert wait_matched(client, offer, lab["headers"]) == "matched"
         for party, posting in ((company, need), (lab, offer)):
-            listed = client.get(f"/api/v1/suggestions?posting_id={posting['id']}", headers=party["headers"]).json()
-            assert [s for s in listed if {s["need"]["id"], s["offer"]["id"]} == {need["id"], offer["id"]}] == []
+            listed = client.get(
+                f"/api/v1/suggestions?posting_id={posting['id']}", headers=party["headers"]
+            ).json()
+            assert [
+                s for s in listed if {s["need"]["id"], s["offer"]["id"]} == {need["id"], offer["id"]}
+            ] == []
 
 
 def test_a_posting_accepted_while_redis_is_down_is_matched_once_redis_is_back(stack):
@@ -112,7 +123,9 @@ def test_concurrent_needs_and_offers_on_several_workers_miss_no_pair_and_duplica
             assert wait_matched(client, posting, member["headers"], timeout=180) == "matched"
 
     ids = {posting["id"] for posting, _ in posted}
-    found, expected = pairs_found_and_expected(stack.settings.resolved_database_url, ids, stack.settings.match_threshold)
+    found, expected = pairs_found_and_expected(
+        stack.settings.resolved_database_url, ids, stack.settings.match_threshold
+    )
     assert len(expected) >= 10, "the demo set should contain many qualifying pairs"
     assert len(found) == len(set(found))
     assert set(found) == expected

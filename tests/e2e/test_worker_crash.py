@@ -23,7 +23,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture
 def crash_stack(redis_url: str, tmp_path) -> Iterator[Stack]:  # type: ignore[no-untyped-def]
     with migrated_database("sqlite", tmp_path) as database_url:
-        stack = Stack(database_url=database_url, redis_url=redis_url, data_dir=tmp_path, match_max_per_posting=100)
+        stack = Stack(
+            database_url=database_url, redis_url=redis_url, data_dir=tmp_path, match_max_per_posting=100
+        )
         try:
             stack.start_api()
             yield stack
@@ -54,7 +56,9 @@ def test_killing_a_worker_mid_flight_loses_no_posting_and_duplicates_nothing(cra
             assert wait_matched(client, posting, member["headers"], timeout=120) == "matched"
 
     ids = {posting["id"] for posting, _ in posted}
-    found, expected = pairs_found_and_expected(stack.settings.resolved_database_url, ids, stack.settings.match_threshold)
+    found, expected = pairs_found_and_expected(
+        stack.settings.resolved_database_url, ids, stack.settings.match_threshold
+    )
     assert set(found) == expected and len(found) == len(expected)
     total, distinct = new_suggestion_notifications(stack.settings.resolved_database_url)
     assert total == distinct == 2 * len(found)  # one per side per suggestion, never twice

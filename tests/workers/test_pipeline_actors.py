@@ -80,7 +80,9 @@ def test_closing_a_posting_withdraws_its_suggestions_and_removes_it_from_the_ind
     need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
     with unit_of_work(pipeline.sessions) as session:
         offer = session.get(Posting, offer_id)
-        lab_user = session.scalar(select(factories.User).where(factories.User.organisation_id == offer.organisation_id))
+        lab_user = session.scalar(
+            select(factories.User).where(factories.User.organisation_id == offer.organisation_id)
+        )
         jobs = JobBuffer()
         close_posting(session, jobs=jobs, user=lab_user, posting_id=offer_id)
     pipeline.send(jobs)
@@ -99,14 +101,18 @@ def test_editing_a_posting_re_embeds_and_rematches_it(pipeline):
     need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
     with unit_of_work(pipeline.sessions) as session:
         need = session.get(Posting, need_id)
-        owner = session.scalar(select(factories.User).where(factories.User.organisation_id == need.organisation_id))
+        owner = session.scalar(
+            select(factories.User).where(factories.User.organisation_id == need.organisation_id)
+        )
         jobs = JobBuffer()
         update_posting(
             session,
             jobs=jobs,
             user=owner,
             posting_id=need_id,
-            data=PostingUpdate(**{k: MUSEUM_NEED[k] for k in ("title", "description", "keywords", "s3_area")}),
+            data=PostingUpdate(
+                **{k: MUSEUM_NEED[k] for k in ("title", "description", "keywords", "s3_area")}
+            ),
         )
     pipeline.send(jobs)
     pipeline.drain()
@@ -144,4 +150,6 @@ def test_the_reconciler_gives_up_with_a_reason_after_max_attempts(pipeline):
     with pipeline.sessions() as session:
         posting = session.get(Posting, stuck.id)
         assert posting.pipeline_state == "failed"
-        assert "gave up after 3 attempts" in posting.pipeline_error and "model broke" in posting.pipeline_error
+        assert (
+            "gave up after 3 attempts" in posting.pipeline_error and "model broke" in posting.pipeline_error
+        )

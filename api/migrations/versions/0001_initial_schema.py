@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-25 03:07:42.591983
 """
-from alembic import op
 import sqlalchemy as sa
-import api.models.base
+from alembic import op
 
+import api.models.base
 
 revision = '0001'
 down_revision = None
