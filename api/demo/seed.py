@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from tqdm import tqdm
 
 from api.auth.service import create_user
 from api.jobs import JobBuffer
@@ -65,7 +66,7 @@ def seed_demo(session: Session, *, jobs: JobBuffer) -> DemoLogins:
         authors[org["key"]] = create_user(
             session, email=org["user_email"], password=DEMO_PASSWORD, organisation=organisation
         )
-    for posting in data["postings"]:
+    for posting in tqdm(data["postings"], desc="importing postings", unit="posting"):
         create_posting(
             session,
             jobs=jobs,
