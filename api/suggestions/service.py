@@ -109,12 +109,19 @@ def respond(
         raise InvalidInput("You have already been introduced; close the posting instead.")
     setattr(suggestion, f"{side}_interested", interested)
     setattr(suggestion, f"{side}_reason", (reason or "").strip() or None)
+    session.flush()
+    # Our write now holds the row (PostgreSQL row lock, SQLite's single writer). Re-read the
+    # other side's answer: if both answer at once, the later of the two sees both and introduces.
+    session.refresh(suggestion, ["need_interested", "offer_interested", "status"])
     if not interested:
         suggestion.status = SuggestionStatus.declined.value
-    elif suggestion.need_interested and suggestion.offer_interested:
-        if suggestion.status != SuggestionStatus.introduced.value:
-            suggestion.status = SuggestionStatus.introduced.value
-            _introduce(session, jobs=jobs, suggestion=suggestion)
+    elif (
+        suggestion.status == SuggestionStatus.delivered.value
+        and suggestion.need_interested
+        and suggestion.offer_interested
+    ):
+        suggestion.status = SuggestionStatus.introduced.value
+        _introduce(session, jobs=jobs, suggestion=suggestion)
     session.flush()
     return suggestion
 

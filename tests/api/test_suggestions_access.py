@@ -148,3 +148,50 @@ def test_notifications_list_and_mark_read_are_per_user(client, pair):
     read = client.post(f"/api/v1/notifications/{notification['id']}/read", headers=headers).json()
     assert read["read_at"] is not None
     assert client.get("/api/v1/notifications?unread=true", headers=headers).json() == []
+
+
+def test_both_answering_at_the_same_moment_still_introduces_them(client, pair):
+    """Both parties answer concurrently, many times over: every suggestion ends introduced."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.models import Suggestion
+
+    ids = [pair["suggestion_id"]]
+    with unit_of_work(pair["sessions"]) as session:
+        for _ in range(7):  # more pairs between the same two postings' organisations
+            need = session.get(Posting, pair["need"]["id"])
+            clone = Posting(
+                **{
+                    c: getattr(need, c)
+                    for c in (
+                        "kind",
+                        "organisation_id",
+                        "title",
+                        "description",
+                        "keywords",
+                        "s3_area",
+                        "language",
+                    )
+                }
+            )
+            session.add(clone)
+            session.flush()
+            suggestion = Suggestion(
+                need_id=clone.id, offer_id=pair["offer"]["id"], score=0.8, score_parts={}, explanation={}
+            )
+            session.add(suggestion)
+            session.flush()
+            ids.append(suggestion.id)
+
+    def answer(args):  # type: ignore[no-untyped-def]
+        suggestion_id, headers = args
+        return client.post(
+            f"/api/v1/suggestions/{suggestion_id}/response", json={"interested": True}, headers=headers
+        ).status_code
+
+    jobs = [(i, h) for i in ids for h in (pair["company"]["headers"], pair["lab"]["headers"])]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        assert set(pool.map(answer, jobs)) == {200}
+    with pair["sessions"]() as session:
+        statuses = session.scalars(select(Suggestion.status).where(Suggestion.id.in_(ids))).all()
+    assert statuses == ["introduced"] * len(ids)
