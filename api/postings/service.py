@@ -140,11 +140,14 @@ def update_posting(
     for name, value in changes.items():
         setattr(posting, name, value)
     if rematch:
-        posting.revision += 1
+        # Incremented in SQL, so two concurrent edits get two revisions, never the same one.
+        posting.revision = Posting.revision + 1
         posting.pipeline_state = PipelineState.pending.value
         posting.pipeline_error = None
         posting.pipeline_attempts = 0
         posting.pipeline_updated_at = utcnow()
+        session.flush()
+        session.refresh(posting)
         jobs.enqueue(EMBED_POSTING, posting.id, posting.revision)
     session.flush()
     return posting

@@ -72,3 +72,21 @@ def test_health_and_readiness(client):
     assert ready.json()["checks"] == {"database": "ok", "redis": "ok", "model": "ok"}
     assert "clustermatch" in client.get("/").text
     assert client.get("/docs").status_code == 200
+
+
+def test_concurrent_edits_each_get_their_own_revision(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    owner = register(client)
+    posting = client.post("/api/v1/postings", json=VISION_OFFER, headers=owner["headers"]).json()
+    url = f"/api/v1/postings/{posting['id']}"
+
+    def edit(trl: int) -> int:
+        response = client.patch(url, json={"trl": trl}, headers=owner["headers"])
+        assert response.status_code == 200, response.text
+        return response.json()["revision"]
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        revisions = list(pool.map(edit, [1, 2, 3, 4, 5, 7, 8, 9]))
+    assert sorted(revisions) == list(range(2, 10))
+    assert client.get(url, headers=owner["headers"]).json()["revision"] == 9
