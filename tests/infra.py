@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,15 +44,38 @@ def test_redis(workdir: Path) -> Iterator[str]:
 
 
 def postgres_admin_url() -> str | None:
+    """The test server's URL if it answers; a local cluster that is down is started first."""
     url = os.environ.get("CLUSTERMATCH_TEST_POSTGRES_URL", DEFAULT_TEST_POSTGRES)
+    if _answers(url):
+        return url
+    if url == DEFAULT_TEST_POSTGRES and _start_local_postgres():
+        return url if _answers(url) else None
+    return None
+
+
+def _answers(url: str) -> bool:
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, connect_args={"connect_timeout": 3})
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         engine.dispose()
-        return url
+        return True
     except Exception:
-        return None
+        return False
+
+
+@functools.cache
+def _start_local_postgres() -> bool:
+    """Best effort, for machines whose Debian PostgreSQL cluster is installed but stopped."""
+    if not shutil.which("pg_ctlcluster") or not Path("/etc/postgresql").is_dir():
+        return False
+    for version in sorted(p.name for p in Path("/etc/postgresql").iterdir()):
+        subprocess.run(
+            ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "start"],
+            capture_output=True,
+            timeout=60,
+        )
+    return True
 
 
 def backends() -> list[str]:
