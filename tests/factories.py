@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth.service import create_user
@@ -24,6 +25,12 @@ def member(session: Session, org_type: str = "company") -> User:
     return create_user(
         session, email=f"{tag}@example.it", password="a-long-password", organisation=organisation
     )
+
+
+def owner_of(session: Session, posting_id: int) -> User:
+    """A user of the organisation that published the posting."""
+    organisation_id = session.get(Posting, posting_id).organisation_id
+    return session.scalar(select(User).where(User.organisation_id == organisation_id).limit(1))
 
 
 def posting(session: Session, jobs: JobBuffer, author: User, body: dict) -> Posting:  # type: ignore[type-arg]

@@ -79,12 +79,8 @@ def test_redelivered_messages_create_no_duplicates(pipeline):
 def test_closing_a_posting_withdraws_its_suggestions_and_removes_it_from_the_index(pipeline):
     need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
     with unit_of_work(pipeline.sessions) as session:
-        offer = session.get(Posting, offer_id)
-        lab_user = session.scalar(
-            select(factories.User).where(factories.User.organisation_id == offer.organisation_id)
-        )
         jobs = JobBuffer()
-        close_posting(session, jobs=jobs, user=lab_user, posting_id=offer_id)
+        close_posting(session, jobs=jobs, user=factories.owner_of(session, offer_id), posting_id=offer_id)
     pipeline.send(jobs)
     with pipeline.sessions() as session:
         assert session.scalar(select(Suggestion.status)) == "withdrawn"
@@ -100,15 +96,11 @@ def test_closing_a_posting_withdraws_its_suggestions_and_removes_it_from_the_ind
 def test_editing_a_posting_re_embeds_and_rematches_it(pipeline):
     need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
     with unit_of_work(pipeline.sessions) as session:
-        need = session.get(Posting, need_id)
-        owner = session.scalar(
-            select(factories.User).where(factories.User.organisation_id == need.organisation_id)
-        )
         jobs = JobBuffer()
         update_posting(
             session,
             jobs=jobs,
-            user=owner,
+            user=factories.owner_of(session, need_id),
             posting_id=need_id,
             data=PostingUpdate(
                 **{k: MUSEUM_NEED[k] for k in ("title", "description", "keywords", "s3_area")}
