@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 import redis
 import redis.asyncio as aioredis
-from dramatiq.brokers.redis import RedisBroker
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,6 +16,7 @@ from api.auth.endpoints import router as auth_router
 from api.db import make_engine, make_sessionmaker
 from api.deps import Resources
 from api.errors import DomainError
+from api.jobs import enqueue_broker
 from api.logging_setup import configure_logging
 from api.notifications.endpoints import router as notifications_router
 from api.postings.endpoints import router as postings_router
@@ -33,7 +33,7 @@ def build_resources(settings: Settings) -> Resources:
         engine=engine,
         sessions=make_sessionmaker(engine),
         # Only used to enqueue: the API never consumes messages.
-        broker=RedisBroker(url=url, middleware=[]),
+        broker=enqueue_broker(url),
         redis=redis.Redis.from_url(url),
         aredis=aioredis.Redis.from_url(url),
         secret_key=settings.resolved_secret_key(),

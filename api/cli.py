@@ -25,17 +25,16 @@ def _settings():  # type: ignore[no-untyped-def]
 
 
 def _sessions(settings):  # type: ignore[no-untyped-def]
-    from api.db import make_engine, make_sessionmaker
+    from api.db import sessions_for
 
-    return make_sessionmaker(make_engine(settings.resolved_database_url))
+    return sessions_for(settings.resolved_database_url)
 
 
 def _flush_jobs(settings, jobs) -> int:  # type: ignore[no-untyped-def]
-    from dramatiq.brokers.redis import RedisBroker
-
+    from api.jobs import enqueue_broker
     from api.redis_server import redis_url
 
-    broker = RedisBroker(url=redis_url(settings), middleware=[])
+    broker = enqueue_broker(redis_url(settings))
     try:
         return jobs.flush(broker)
     finally:

@@ -31,6 +31,10 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
+def sessions_for(url: str) -> sessionmaker[Session]:
+    return make_sessionmaker(make_engine(url))
+
+
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction: committed when the block ends, rolled back if it raises."""

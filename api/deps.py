@@ -55,6 +55,7 @@ _bearer = HTTPBearer(auto_error=False)
 def get_current_user(
     request: Request,
     resources: ResourcesDep,
+    uow: UowDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
     # Browsers' EventSource cannot set headers: the stream also takes ?access_token=.
@@ -64,11 +65,10 @@ def get_current_user(
     user_id = user_id_from_token(token, secret=resources.secret_key)
     if user_id is None:
         raise Unauthorized("The access token is invalid or expired: log in again.")
-    with resources.sessions() as session:
-        user = session.get(User, user_id)
-        if user is None:
-            raise Unauthorized("The account of this token no longer exists.")
-        session.expunge(user)
+    # Read in the request's own unit of work: one session per request, not two.
+    user = uow.session.get(User, user_id)
+    if user is None:
+        raise Unauthorized("The account of this token no longer exists.")
     return user
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from api.db import unit_of_work
-from api.jobs import JobBuffer
+from api.jobs import JobBuffer, enqueue_broker
 from api.matching.replica import IndexReplica
 from api.models import Embedding, Posting
 from api.models.base import utcnow
@@ -96,7 +96,9 @@ def rebuild_index(
         log.warning("could not tell live workers to reload their index: %s", exc)
     finally:
         client.close()
-    from dramatiq.brokers.redis import RedisBroker
-
-    jobs.flush(RedisBroker(url=redis_url(settings), middleware=[]))
+    broker = enqueue_broker(redis_url(settings))
+    try:
+        jobs.flush(broker)
+    finally:
+        broker.close()
     return report

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dramatiq
+from dramatiq.brokers.redis import RedisBroker
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,11 @@ class JobSpec:
 EMBED_POSTING = JobSpec("postings.embed", "embedding")
 MATCH_POSTING = JobSpec("matching.match_posting", "matching")
 DISPATCH_NOTIFICATIONS = JobSpec("notifications.dispatch", "notifications")
+
+
+def enqueue_broker(redis_url: str) -> RedisBroker:
+    """A broker for processes that only send jobs (API, CLI): no worker middleware."""
+    return RedisBroker(url=redis_url, middleware=[])
 
 
 @dataclass

@@ -29,20 +29,8 @@ sys.path.insert(0, str(ROOT))
 from api.processes import api_command, stop_all, worker_command  # noqa: E402
 from api.redis_server import redis_url, start_embedded_redis  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from tests.helpers import register  # noqa: E402
 from tests.samples import VISION_NEED, VISION_OFFER  # noqa: E402
-
-
-def register(client: httpx.Client, email: str, org_type: str) -> dict:
-    response = client.post(
-        "/api/v1/auth/register",
-        json={
-            "email": email,
-            "password": "bench-password",
-            "organization": {"name": email, "type": org_type},
-        },
-    )
-    response.raise_for_status()
-    return response.json()
 
 
 def main() -> None:
@@ -97,12 +85,9 @@ def main() -> None:
             if time.monotonic() > deadline:
                 raise SystemExit("API did not start")
             time.sleep(0.2)
-        company = register(client, "bench-company@example.it", "company")
-        lab = register(client, "bench-lab@example.it", "research_lab")
-        company_auth = {"Authorization": f"Bearer {company['access_token']}"}
-        client.post(
-            "/api/v1/postings", json=VISION_OFFER, headers={"Authorization": f"Bearer {lab['access_token']}"}
-        ).raise_for_status()
+        company_auth = register(client, org_type="company")["headers"]
+        lab_auth = register(client, org_type="research_lab")["headers"]
+        client.post("/api/v1/postings", json=VISION_OFFER, headers=lab_auth).raise_for_status()
 
         arrivals: dict[int, float] = {}
         ready = threading.Event()

@@ -11,7 +11,7 @@ import dramatiq
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import make_engine, make_sessionmaker
+from api.db import sessions_for
 from api.indexing import GENERATION_KEY
 from api.matching.replica import IndexReplica
 from api.matching.service import MatchPolicy
@@ -66,7 +66,7 @@ _lock = threading.Lock()
 
 def build(settings: Settings, broker: dramatiq.Broker, *, encoder: Encoder | None = None) -> WorkerResources:
     encoder = encoder or Encoder(settings.embedding_model)
-    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    sessions = sessions_for(settings.resolved_database_url)
     replica = IndexReplica(
         model=settings.embedding_model, dim=encoder.dim, margin_seconds=settings.index_sync_margin_seconds
     )

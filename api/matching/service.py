@@ -119,9 +119,7 @@ def _upsert_suggestion(
 ) -> tuple[Suggestion, bool]:
     """Create the pair's suggestion, or revive a withdrawn one; (suggestion, is_new)."""
     need_id, offer_id = _pair(posting, other)
-    existing = session.scalar(
-        select(Suggestion).where(Suggestion.need_id == need_id, Suggestion.offer_id == offer_id)
-    )
+    existing = _find_pair(session, need_id, offer_id)
     if existing is not None:
         if existing.status != SuggestionStatus.withdrawn.value:
             return existing, False
@@ -136,12 +134,15 @@ def _upsert_suggestion(
             session.add(suggestion)
     except IntegrityError:
         # The other side's matcher, in another thread or process, created this pair meanwhile.
-        existing = session.scalar(
-            select(Suggestion).where(Suggestion.need_id == need_id, Suggestion.offer_id == offer_id)
-        )
-        return existing, False  # type: ignore[return-value]
+        return _find_pair(session, need_id, offer_id), False  # type: ignore[return-value]
     session.refresh(suggestion)
     return suggestion, True
+
+
+def _find_pair(session: Session, need_id: int, offer_id: int) -> Suggestion | None:
+    return session.scalar(
+        select(Suggestion).where(Suggestion.need_id == need_id, Suggestion.offer_id == offer_id)
+    )
 
 
 def _apply_score(suggestion: Suggestion, result: PairScore) -> None:

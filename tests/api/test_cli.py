@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from api.cli import main
-from api.db import make_engine, make_sessionmaker, unit_of_work
+from api.db import sessions_for, unit_of_work
 from api.models import Posting, User
 from api.models.base import utcnow
 from api.settings import override_settings
@@ -39,7 +39,7 @@ def test_users_create_makes_a_facilitator_with_clusters_and_refuses_duplicates(c
     ]
     result = cli.invoke(main, args)
     assert result.exit_code == 0, result.output
-    with make_sessionmaker(make_engine(settings.resolved_database_url))() as session:
+    with sessions_for(settings.resolved_database_url)() as session:
         user = session.scalar(select(User).where(User.email == "facilitatore@example.it"))
         assert user.role == "facilitator" and user.clusters == ["agrifood", "construction"]
     again = cli.invoke(main, args)
@@ -55,7 +55,7 @@ def test_seed_demo_loads_all_areas_once_and_prints_the_logins(cli, settings):
     first = cli.invoke(main, ["seed", "--demo"])
     assert first.exit_code == 0, first.output
     assert "facilitator.agrifood@demo.clustermatch.it" in first.output and "demo-password" in first.output
-    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    sessions = sessions_for(settings.resolved_database_url)
     with sessions() as session:
         postings = session.scalar(select(func.count()).select_from(Posting))
         areas = set(session.scalars(select(Posting.s3_area)))
@@ -69,7 +69,7 @@ def test_seed_demo_loads_all_areas_once_and_prints_the_logins(cli, settings):
 
 def test_reconcile_closes_expired_postings(cli, settings):
     assert cli.invoke(main, ["seed", "--demo"]).exit_code == 0
-    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    sessions = sessions_for(settings.resolved_database_url)
     with unit_of_work(sessions) as session:
         posting = session.scalar(select(Posting).order_by(Posting.id))
         posting.expires_at = utcnow() - timedelta(days=1)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import numpy as np
 from sqlalchemy import update
 
-from api.db import make_engine, make_sessionmaker, unit_of_work
+from api.db import sessions_for, unit_of_work
 from api.jobs import JobBuffer
 from api.matching.replica import IndexReplica
 from api.models import Embedding
@@ -34,7 +34,7 @@ def store(session, posting, vector, changed_at=None):  # type: ignore[no-untyped
 
 
 def test_replica_catches_up_with_inserts_late_commits_and_deactivations(settings):
-    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    sessions = sessions_for(settings.resolved_database_url)
     replica = IndexReplica(model="m", dim=DIM, margin_seconds=60)
     rng = np.random.default_rng(1)
     with unit_of_work(sessions) as session:

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from api.auth.service import create_user
-from api.db import make_engine, make_sessionmaker, unit_of_work
+from api.db import sessions_for, unit_of_work
 from api.models import Posting, Suggestion
 from api.models.enums import Role
 from api.notifications.service import notify_organisation
@@ -20,7 +20,7 @@ def pair(client, settings):  # type: ignore[no-untyped-def]
     company, lab = register(client), register(client, org_type="research_lab")
     need = client.post("/api/v1/postings", json=VISION_NEED, headers=company["headers"]).json()
     offer = client.post("/api/v1/postings", json=VISION_OFFER, headers=lab["headers"]).json()
-    sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+    sessions = sessions_for(settings.resolved_database_url)
     with unit_of_work(sessions) as session:
         suggestion = Suggestion(
             need_id=need["id"],
@@ -40,20 +40,14 @@ def pair(client, settings):  # type: ignore[no-untyped-def]
                 payload={"suggestion_id": suggestion.id},
                 dedupe_key=f"s:{suggestion.id}",
             )
-        create_user(
-            session,
-            email="fac-mech@example.it",
-            password="a-long-password",
-            role=Role.facilitator,
-            clusters=["mechatronics_automotive"],
-        )
-        create_user(
-            session,
-            email="fac-agri@example.it",
-            password="a-long-password",
-            role=Role.facilitator,
-            clusters=["agrifood"],
-        )
+        for email, cluster in (("fac-mech", "mechatronics_automotive"), ("fac-agri", "agrifood")):
+            create_user(
+                session,
+                email=f"{email}@example.it",
+                password="a-long-password",
+                role=Role.facilitator,
+                clusters=[cluster],
+            )
     return {
         "company": company,
         "lab": lab,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import dramatiq
 import pytest
 
-from api.db import make_engine, make_sessionmaker
+from api.db import sessions_for
 from api.jobs import JobBuffer
 from api.settings import DEFAULT_EMBEDDING_MODEL, Settings
 from embeddings.encoder import Encoder
@@ -41,7 +41,7 @@ class Pipeline:
         self.settings = settings
         self.broker = broker
         self.resources = resources
-        self.sessions = make_sessionmaker(make_engine(settings.resolved_database_url))
+        self.sessions = sessions_for(settings.resolved_database_url)
 
     def send(self, jobs: JobBuffer) -> None:
         assert jobs.flush(self.broker) == 0
