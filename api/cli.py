@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 import click
 
 from api.settings import get_settings
+from embeddings.lexicon import DEFAULT_LEXICON
 
 
 @click.group()
@@ -167,6 +169,106 @@ def reconcile() -> None:
         report = run_reconcile(session, jobs=jobs, policy=policy)
     _flush_jobs(settings, jobs)
     click.echo(f"reconciled: {report}")
+
+
+@main.command("eval")
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+def eval_command(dataset: Path, as_json: bool) -> None:
+    """Measure matching quality on a labelled data set, with the dense and BM25 baselines."""
+    import json
+
+    from api.evaluation.dataset import load_eval_set
+    from api.evaluation.harness import evaluate
+    from api.evaluation.report import format_report
+    from api.matching.service import MatchPolicy
+    from embeddings.encoder import Encoder
+
+    settings = _settings()
+    eval_set = _load_or_fail(load_eval_set, dataset)
+    result = evaluate(eval_set, Encoder(settings.embedding_model), MatchPolicy.from_settings(settings))
+    click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@main.command("eval-sts")
+@click.argument("sts_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def eval_sts_command(sts_file: Path) -> None:
+    """The encoder's STS score (cosine Spearman x 100) on an STS Benchmark file."""
+    from api.evaluation.sts import load_sts, sts_spearman
+    from embeddings.encoder import Encoder
+
+    settings = _settings()
+    pairs = _load_or_fail(load_sts, sts_file)
+    encoder = Encoder(settings.embedding_model)
+    score = sts_spearman(encoder.encode, pairs)
+    click.echo(f"{settings.embedding_model} on {sts_file.name} ({len(pairs)} pairs): {score:.2f}")
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Default: the configured calibration file.",
+)
+def calibrate(dataset: Path, out: Path | None) -> None:
+    """Fit the score model and choose the delivery rule on a labelled data set."""
+    from api.evaluation.calibrate import calibrate as fit
+    from api.evaluation.dataset import load_eval_set
+    from embeddings.encoder import Encoder
+
+    settings = _settings()
+    eval_set = _load_or_fail(load_eval_set, dataset)
+    calibration, report = fit(
+        eval_set, Encoder(settings.embedding_model), candidates=settings.match_candidates
+    )
+    target = out or settings.match_calibration
+    calibration.save(target)
+    click.echo(f"fitted on {report['pairs']} pairs ({report['positives']} relevant) -> {target}")
+    click.echo(f"weights {calibration.weights}, bias {calibration.bias}")
+    click.echo(
+        f"delivery rule: threshold {calibration.threshold}, top {calibration.top_k}, margin {calibration.margin}; "
+        f"on this set: {report['delivery']}"
+    )
+
+
+def _load_or_fail(loader, path: Path):  # type: ignore[no-untyped-def]
+    try:
+        return loader(path)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+DEFAULT_PARALLEL_DATA = "../shared/data/stsb-multi-mt"
+
+
+@main.command("train-lexicon")
+@click.option(
+    "--data",
+    "data_dir",
+    default=DEFAULT_PARALLEL_DATA,
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder with the row-aligned stsb-{it,en}-{train,dev}.csv files.",
+)
+@click.option("--out", default=str(DEFAULT_LEXICON), show_default=True, type=click.Path(path_type=Path))
+def train_lexicon_command(data_dir: Path, out: Path) -> None:
+    """Learn the Italian-to-English word table from parallel sentences (IBM Model 1)."""
+    from embeddings.encoder import resolve_model_location
+    from embeddings.lexicon_training import read_parallel_sts, train_lexicon, write_lexicon
+    from embeddings.text import ENGLISH_STOP_WORDS
+
+    settings = _settings()
+    vocabulary = Path(resolve_model_location(settings.embedding_model)) / "vocab.txt"
+    english = vocabulary.read_text(encoding="utf-8").split() if vocabulary.exists() else []
+    pairs = read_parallel_sts(data_dir)
+    lexicon = train_lexicon(pairs, english_vocabulary=english, english_stop_words=ENGLISH_STOP_WORDS)
+    write_lexicon(lexicon, out)
+    click.echo(
+        f"lexicon: {len(lexicon['words'])} words and {len(lexicon['stems'])} stems "
+        f"from {lexicon['pairs']} sentence pairs -> {out}"
+    )
 
 
 @main.command()

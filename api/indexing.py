@@ -19,11 +19,11 @@ from api.matching.replica import IndexReplica
 from api.models import Embedding, Posting
 from api.models.base import utcnow
 from api.models.enums import PostingStatus
-from api.pipeline.service import EmbeddingTask, store_embedding
+from api.pipeline.service import store_embedding, task_for
 from api.redis_server import redis_url
 from api.settings import Settings
 from embeddings.encoder import Encoder
-from embeddings.text import posting_text
+from embeddings.representation import index_model_id
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ def rebuild_index(
     encoder: Encoder | None = None,
 ) -> ReindexReport:
     report = ReindexReport()
-    model = settings.embedding_model
-    encoder = encoder or Encoder(model)
+    model = index_model_id(settings.embedding_model)
+    encoder = encoder or Encoder(settings.embedding_model)
     jobs = JobBuffer()
 
     with unit_of_work(sessions) as session:
@@ -71,18 +71,19 @@ def rebuild_index(
                     Embedding.posting_revision != Posting.revision,
                 )
             )
-        tasks = [
-            EmbeddingTask(r.id, r.revision, posting_text(r.title, r.description, r.keywords))
-            for r in session.execute(query)
-        ]
+        tasks = [task_for(r, r.revision) for r in tqdm(session.execute(query).all(), desc="analysing")]
 
     batch = settings.embedding_batch_size
     for start in tqdm(range(0, len(tasks), batch), desc="embedding", unit="batch", disable=not tasks):
         chunk = tasks[start : start + batch]
-        vectors = encoder.encode([t.text for t in chunk], batch_size=batch)
+        texts = [text for task in chunk for text in task.representation.texts]
+        encoded = encoder.encode(texts, batch_size=batch)
         with unit_of_work(sessions) as session:
-            for task, vector in zip(chunk, vectors, strict=True):
-                report.embedded += store_embedding(session, jobs=jobs, task=task, vector=vector, model=model)
+            start_row = 0
+            for task in chunk:
+                rows = encoded[start_row : start_row + len(task.representation.texts)]
+                start_row += len(task.representation.texts)
+                report.embedded += store_embedding(session, jobs=jobs, task=task, encoded=rows, model=model)
 
     replica = IndexReplica(model=model, dim=encoder.dim, margin_seconds=settings.index_sync_margin_seconds)
     with sessions() as session:

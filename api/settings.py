@@ -10,6 +10,8 @@ from typing import Literal
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from embeddings.scoring import DEFAULT_CALIBRATION
+
 DEFAULT_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
 
 
@@ -35,9 +37,10 @@ class Settings(BaseSettings):
     # How long an embedding thread waits for more texts to fill a batch.
     embedding_batch_wait_ms: int = 5
 
-    # Matching: how many neighbours to look at, and what is worth suggesting.
+    # Matching: how many candidates each retriever (vector, lexical) brings, the fitted score
+    # model and delivery rule (`clustermatch calibrate` writes it), and a hard cap per posting.
     match_candidates: int = 50
-    match_threshold: float = 0.55
+    match_calibration: Path = DEFAULT_CALIBRATION
     match_max_per_posting: int = 10
 
     # Pipeline reliability.

@@ -49,6 +49,15 @@ class VectorIndex:
                 self._index.remove_ids(np.asarray(present, dtype=np.int64))
                 self._ids.difference_update(present)
 
+    def vectors(self, ids: list[int] | np.ndarray) -> np.ndarray:
+        """The stored vectors of these ids, one row each (KeyError for an id not stored)."""
+        with self._lock:
+            missing = [i for i in ids if i not in self._ids]
+            if missing:
+                raise KeyError(f"ids not in the index: {missing[:5]}")
+            rows = [self._index.reconstruct(int(i)) for i in ids]
+        return np.stack(rows) if rows else np.zeros((0, self.dim), dtype=np.float32)
+
     def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) per query row; missing slots have id -1."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)

@@ -6,19 +6,24 @@ import re
 import unicodedata
 
 _WORD = re.compile(r"[a-z0-9]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
 
-# Function words of Italian and English that carry no topic.
-STOP_WORDS = frozenset(
-    """a ad al alla alle agli ai all anche che chi con da dal dalla dai degli dei del della delle di
-    e ed gli i il in la le lo ma ne nei nel nella nelle non o per piu po se si sono su sul sulla tra
-    un una uno come questo questa quello quella nostro nostra nostri nostre vostro siamo essere ogni
-    cui dove quando the an and or of to for with on at by from into our we us is are be this that
-    these those it its as can which who per via new""".split()
+ITALIAN_STOP_WORDS = frozenset(
+    """a ad al alla alle agli ai all allo anche che chi ci con da dal dalla dalle dai dagli dei del
+    della delle dello degli di e ed gli i il in la le lo ma ne nei nel nella nelle nello non o per
+    piu po se si sono su sul sulla sui sulle tra fra un una uno come questo questa questi queste
+    quello quella nostro nostra nostri nostre vostro siamo essere ogni cui dove quando via anni
+    ha hanno abbiamo viene vengono sia dell nell dall sull quest l d c""".split()
+)
+ENGLISH_STOP_WORDS = frozenset(
+    """a an and are as at be been by can for from has have in into is it its of on or our that
+    the their them these they this those to us was we were which who will with within per via
+    also such other more most than then there both each any all not no""".split()
 )
 
 
 def posting_text(title: str, description: str, keywords: list[str]) -> str:
-    """The text that represents a posting for the encoder: title and keywords lead."""
+    """The posting as one text: title and keywords lead."""
     parts = [title.strip()]
     if keywords:
         parts.append(", ".join(k.strip() for k in keywords if k.strip()))
@@ -32,19 +37,13 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def stem(token: str) -> str:
-    """A crude shared stem for Italian/English inflections (plural, gender, -ing, -ed)."""
-    for suffix in ("zioni", "zione", "ations", "ation", "mente", "ing", "ies", "es", "ed"):
-        if len(token) > len(suffix) + 3 and token.endswith(suffix):
-            return token[: -len(suffix)]
-    if len(token) > 4 and token[-1] in "aeios":
-        return token[:-1]
-    return token
+def words(text: str) -> list[str]:
+    """Folded word tokens; an apostrophe separates words ("dell'impianto" -> "dell", "impianto")."""
+    return _WORD.findall(fold(text))
 
 
-def content_terms(text: str) -> set[str]:
-    """The stemmed content words of a text."""
-    return {stem(t) for t in _WORD.findall(fold(text)) if len(t) > 2 and t not in STOP_WORDS}
+def sentences(text: str) -> list[str]:
+    return [s for s in (part.strip() for part in _SENTENCE_END.split(text)) if s]
 
 
 _ITALIAN_MARKERS = frozenset(
@@ -52,16 +51,18 @@ _ITALIAN_MARKERS = frozenset(
     "nostro nostra nostri nostre questo questa anche come essere alla alle sulla tra".split()
 )
 _ENGLISH_MARKERS = frozenset(
-    "the of and for with our we are is to in that this from on as by an be have seeking "
+    "the of and for with our we are is to that this from on as by an be have seeking "
     "looking which can".split()
 )
 
 
-def detect_language(text: str) -> str:
-    """ "it", "en", or "mixed" from function-word counts; enough for the postings' main language."""
-    words = _WORD.findall(fold(text))
-    italian = sum(w in _ITALIAN_MARKERS for w in words)
-    english = sum(w in _ENGLISH_MARKERS for w in words)
+def detect_language(text: str, *, default: str = "it") -> str:
+    """ "it", "en", or "mixed" from function-word counts; `default` when the text has none."""
+    tokens = words(text)
+    italian = sum(w in _ITALIAN_MARKERS for w in tokens)
+    english = sum(w in _ENGLISH_MARKERS for w in tokens)
+    if italian == english == 0:
+        return default
     if italian and english and min(italian, english) >= 0.35 * max(italian, english):
         return "mixed"
     return "en" if english > italian else "it"

@@ -51,9 +51,9 @@ def embed_posting(posting_id: int, revision: int) -> None:
             )
         if task is None:
             return
-        vector = res.encoder.encode([task.text])[0]
+        encoded = res.encoder.encode(task.representation.texts)
         with res.unit_of_work() as uow:
-            store_embedding(uow.session, jobs=uow.jobs, task=task, vector=vector, model=res.model)
+            store_embedding(uow.session, jobs=uow.jobs, task=task, encoded=encoded, model=res.model)
 
 
 @dramatiq.actor(actor_name=MATCH_POSTING.actor_name, queue_name=MATCH_POSTING.queue_name, **PIPELINE_LIMITS)

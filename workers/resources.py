@@ -6,6 +6,7 @@ import logging
 import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from functools import cached_property
 
 import dramatiq
 import redis
@@ -20,6 +21,7 @@ from api.settings import Settings
 from api.uow import UnitOfWork, transaction
 from embeddings.batcher import BatchingEncoder
 from embeddings.encoder import Encoder
+from embeddings.representation import index_model_id
 
 log = logging.getLogger(__name__)
 
@@ -36,12 +38,11 @@ class WorkerResources:
 
     @property
     def model(self) -> str:
-        return self.settings.embedding_model
+        return index_model_id(self.settings.embedding_model)
 
-    @property
+    @cached_property
     def match_policy(self) -> MatchPolicy:
-        s = self.settings
-        return MatchPolicy(s.match_candidates, s.match_threshold, s.match_max_per_posting)
+        return MatchPolicy.from_settings(self.settings)
 
     def current_replica(self) -> IndexReplica:
         """The replica, reset when `clustermatch reindex` published a new index generation."""
@@ -68,7 +69,9 @@ def build(settings: Settings, broker: dramatiq.Broker, *, encoder: Encoder | Non
     encoder = encoder or Encoder(settings.embedding_model)
     sessions = sessions_for(settings.resolved_database_url)
     replica = IndexReplica(
-        model=settings.embedding_model, dim=encoder.dim, margin_seconds=settings.index_sync_margin_seconds
+        model=index_model_id(settings.embedding_model),
+        dim=encoder.dim,
+        margin_seconds=settings.index_sync_margin_seconds,
     )
     client = redis.Redis.from_url(redis_url(settings))
     # Read the generation before loading: a reindex that lands meanwhile triggers a reload.

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from embeddings.scoring import PairScore, Reason
+from embeddings.concepts import ConceptSide, best_sentences, shared_concepts
+from embeddings.scoring import trl_fit
+
+Reason = tuple[str, dict[str, Any]]  # (code, parameters), rendered in each language
 
 LANGUAGES = ("it", "en")
 
@@ -23,6 +28,12 @@ AREA_NAMES = {
 }
 SIDE_NAMES = {"need": {"it": "Il bisogno", "en": "The need"}, "offer": {"it": "L'offerta", "en": "The offer"}}
 
+LANGUAGE_NAMES = {
+    "it": {"it": "italiano", "en": "Italian"},
+    "en": {"it": "inglese", "en": "English"},
+    "mixed": {"it": "italiano e inglese", "en": "Italian and English"},
+}
+
 MESSAGES: dict[str, dict[str, str]] = {
     "semantic_close": {
         "it": "L'offerta descrive da vicino ciò che il bisogno chiede.",
@@ -32,14 +43,22 @@ MESSAGES: dict[str, dict[str, str]] = {
         "it": "Offerta e bisogno trattano argomenti affini.",
         "en": "The offer and the need talk about related topics.",
     },
-    "shared_terms": {"it": "Temi in comune: {terms}.", "en": "Shared topics: {terms}."},
+    "shared_concepts": {"it": "Concetti in comune: {pairs}.", "en": "Shared concepts: {pairs}."},
+    "matching_sentences": {
+        "it": "Il bisogno dice: «{need}» — l'offerta risponde: «{offer}»",
+        "en": "The need says: “{need}” — the offer answers: “{offer}”",
+    },
+    "across_languages": {
+        "it": "Il bisogno è scritto in {need_lang}, l'offerta in {offer_lang}: sono stati confrontati i significati.",
+        "en": "The need is written in {need_lang}, the offer in {offer_lang}: their meanings were compared.",
+    },
     "same_area": {
         "it": "Stessa area di specializzazione ({area}).",
         "en": "Same specialisation area ({area}).",
     },
-    "neighbour_area": {
-        "it": "Aree vicine ({need_area} / {offer_area}).",
-        "en": "Neighbouring areas ({need_area} / {offer_area}).",
+    "cross_area": {
+        "it": "Incontro tra aree diverse ({need_area} / {offer_area}).",
+        "en": "A match across areas ({need_area} / {offer_area}).",
     },
     "trl_fits": {
         "it": "Maturità adeguata: l'offerta è a TRL {offer_trl}, il bisogno chiede TRL {need_trl}.",
@@ -61,48 +80,110 @@ MESSAGES: dict[str, dict[str, str]] = {
         "it": "{side} potrebbe descrivere meglio problema e vincoli.",
         "en": "{side} could describe the problem and constraints in more detail.",
     },
+    "add_english_keywords": {
+        "it": "{side} potrebbe aggiungere parole chiave in inglese, per farsi trovare da chi scrive in inglese.",
+        "en": "{side} could add English keywords, to be found by members who write in English.",
+    },
     "summary": {
-        "it": "Punteggio {score}: significato {semantic}, area {area}, parole chiave {keywords}, maturità {trl}.",
-        "en": "Score {score}: meaning {semantic}, area {area}, keywords {keywords}, maturity {trl}.",
+        "it": "Punteggio {score}: significato {semantic}, sintesi {gist}, termini {lexical}, stessa area {same_area}, maturità {trl_fit}.",
+        "en": "Score {score}: meaning {semantic}, gist {gist}, terms {lexical}, same area {same_area}, maturity {trl_fit}.",
     },
 }
+
+# Cosines of the English pivot texts above these read as "close" / "related" to a person.
+SEMANTIC_CLOSE, SEMANTIC_RELATED = 0.6, 0.4
 
 
 def render(code: str, params: dict[str, Any]) -> dict[str, str]:
     """{"code", "it", "en"}: the same message in each language."""
     rendered: dict[str, str] = {"code": code}
     for lang in LANGUAGES:
-        localised = {
-            key: AREA_NAMES[value][lang]
-            if key.endswith("area") and value in AREA_NAMES
-            else SIDE_NAMES[value][lang]
-            if key == "side"
-            else value
-            for key, value in params.items()
-        }
-        rendered[lang] = MESSAGES[code][lang].format(**localised)
+        rendered[lang] = MESSAGES[code][lang].format(**{k: _localised(k, v, lang) for k, v in params.items()})
     return rendered
 
 
-def _render_all(items: list[Reason]) -> list[dict[str, str]]:
-    return [render(code, params) for code, params in items]
+def _localised(key: str, value: Any, lang: str) -> Any:
+    if key.endswith("area") and value in AREA_NAMES:
+        return AREA_NAMES[value][lang]
+    if key == "side":
+        return SIDE_NAMES[value][lang]
+    if key.endswith("_lang"):
+        return LANGUAGE_NAMES[value][lang]
+    return value
 
 
-def explanation_of(result: PairScore) -> dict[str, Any]:
-    parts = result.parts
+@dataclass(frozen=True)
+class PostingSummary:
+    """What an explanation reads of a posting."""
+
+    kind: str
+    language: str
+    s3_area: str
+    trl: int | None
+    description: str
+    keywords: list[str]
+    concepts: ConceptSide
+
+
+def explanation_of(
+    need: PostingSummary,
+    offer: PostingSummary,
+    *,
+    score: float,
+    features: dict[str, float],
+    contributions: dict[str, float],
+    weight: Callable[[str], float],
+) -> dict[str, Any]:
+    """Score parts, the reasons in both languages, and advice to each side."""
+    reasons: list[Reason] = []
+    meaning = max(features["semantic"], features["gist"])
+    if meaning >= SEMANTIC_CLOSE:
+        reasons.append(("semantic_close", {}))
+    elif meaning >= SEMANTIC_RELATED:
+        reasons.append(("semantic_related", {}))
+    pairs = shared_concepts(need.concepts, offer.concepts, weight)
+    if pairs:
+        shown = ", ".join(n if n.lower() == o.lower() else f"{n} ↔ {o}" for n, o in pairs)
+        reasons.append(("shared_concepts", {"pairs": shown}))
+    sentences = best_sentences(need.concepts, offer.concepts, weight)
+    if sentences:
+        reasons.append(("matching_sentences", {"need": sentences[0], "offer": sentences[1]}))
+    if {need.language, offer.language} == {"it", "en"}:
+        reasons.append(("across_languages", {"need_lang": need.language, "offer_lang": offer.language}))
+    if need.s3_area == offer.s3_area:
+        reasons.append(("same_area", {"area": need.s3_area}))
+    else:
+        reasons.append(("cross_area", {"need_area": need.s3_area, "offer_area": offer.s3_area}))
+    fit = trl_fit(need.trl, offer.trl)
+    if need.trl is not None and offer.trl is not None and fit > 0:
+        reasons.append(
+            ("trl_fits" if fit == 1.0 else "trl_gap", {"offer_trl": offer.trl, "need_trl": need.trl})
+        )
     summary = render(
         "summary",
         {
-            name: f"{value:.2f}"
-            for name, value in {
-                "score": result.score,
-                **{k: parts[k] for k in ("semantic", "area", "keywords", "trl")},
-            }.items()
+            "score": f"{score:.2f}",
+            **{k: f"{features[k]:.2f}" for k in ("semantic", "gist", "lexical", "trl_fit")},
+            "same_area": "✓" if features["same_area"] else "✗",
         },
     )
     return {
         "summary": {lang: summary[lang] for lang in LANGUAGES},
-        "reasons": _render_all(result.reasons),
-        "shared_terms": result.shared_terms,
-        "advice": _render_all(result.advice),
+        "parts": {"features": features, "contributions": contributions},
+        "reasons": [render(code, params) for code, params in reasons],
+        "shared_terms": [n for n, _ in pairs],
+        "advice": [render(code, params) for code, params in _advice(need) + _advice(offer)],
     }
+
+
+def _advice(side: PostingSummary) -> list[Reason]:
+    advice: list[Reason] = []
+    if side.trl is None:
+        advice.append(("add_trl", {"side": side.kind}))
+    if len(side.keywords) < 3:
+        advice.append(("add_keywords", {"side": side.kind}))
+    if len(side.description.split()) < 40:
+        advice.append(("add_detail", {"side": side.kind}))
+    if side.language == "it":
+        advice.append(("add_english_keywords", {"side": side.kind}))
+    return advice

@@ -1,17 +1,18 @@
-"""A process-local FAISS replica of the database's embeddings, one index per posting kind.
+"""A process-local replica of the database's match index: vectors, terms and facts per posting.
 
-FAISS lives in process memory, and any number of worker processes on any number of machines
-search. Each process therefore keeps its own replica and, before every search, catches up
-with the embeddings table, which doubles as the change log: every insert, re-embedding or
-deactivation bumps `changed_at`. A catch-up re-reads a safety margin before the previous one,
-so a transaction that committed after that catch-up began is still picked up (the margin
-must exceed the longest write transaction plus the clock skew between machines).
+FAISS and the lexical index live in process memory, and any number of worker processes on any
+number of machines search. Each process therefore keeps its own replica and, before every
+search, catches up with the embeddings table, which doubles as the change log: every insert,
+re-embedding or deactivation bumps `changed_at`. A catch-up re-reads a safety margin before
+the previous one, so a transaction that committed after that catch-up began is still picked
+up (the margin must exceed the longest write transaction plus the clock skew between machines).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -19,17 +20,45 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from api.models import Embedding
+from api.models import Embedding, Posting
 from api.models.base import utcnow
 from embeddings.index import VectorIndex
+from embeddings.lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
 
 FULL_LOAD_CHUNK = 2000
+KINDS = ("need", "offer")
 
 
 def vector_from_bytes(raw: bytes) -> np.ndarray:
     return np.frombuffer(raw, dtype="<f4")
+
+
+def opposite(kind: str) -> str:
+    return "offer" if kind == "need" else "need"
+
+
+@dataclass(frozen=True)
+class PostingFacts:
+    """What scoring needs of a posting besides its text."""
+
+    kind: str
+    organisation_id: int
+    s3_area: str
+    trl: int | None
+    language: str
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A posting as the ranking sees it: its facts, vectors and terms."""
+
+    posting_id: int
+    facts: PostingFacts
+    vector: np.ndarray
+    head_vector: np.ndarray
+    terms: dict[str, int]
 
 
 class IndexReplica:
@@ -37,16 +66,35 @@ class IndexReplica:
         self.model = model
         self.dim = dim
         self.margin = timedelta(seconds=margin_seconds)
-        self.indexes = {"need": VectorIndex(dim), "offer": VectorIndex(dim)}
-        self._synced_from: datetime | None = None
         self._sync_lock = threading.Lock()
+        self._clear()
+
+    def _clear(self) -> None:
+        self.indexes = {kind: VectorIndex(self.dim) for kind in KINDS}  # whole-text vectors
+        self.heads = {kind: VectorIndex(self.dim) for kind in KINDS}  # title + keywords vectors
+        self.lexical = LexicalIndex()
+        self.facts: dict[int, PostingFacts] = {}
+        self._synced_from: datetime | None = None
 
     def sync(self, session: Session, *, progress: bool = False) -> int:
         """Apply the changes since the last catch-up; returns how many rows were read."""
         with self._sync_lock:
             started = utcnow()
-            query = select(Embedding.posting_id, Embedding.kind, Embedding.active, Embedding.vector).where(
-                Embedding.model == self.model
+            query = (
+                select(
+                    Embedding.posting_id,
+                    Embedding.kind,
+                    Embedding.active,
+                    Embedding.vector,
+                    Embedding.head_vector,
+                    Embedding.terms,
+                    Posting.organisation_id,
+                    Posting.s3_area,
+                    Posting.trl,
+                    Posting.language,
+                )
+                .join(Posting, Posting.id == Embedding.posting_id)
+                .where(Embedding.model == self.model)
             )
             total = None
             if self._synced_from is not None:
@@ -57,7 +105,7 @@ class IndexReplica:
                 )
             rows = session.execute(query.execution_options(yield_per=FULL_LOAD_CHUNK))
             count = 0
-            with tqdm(total=total, desc="indexing", unit="vec", disable=not progress) as bar:
+            with tqdm(total=total, desc="indexing", unit="posting", disable=not progress) as bar:
                 for chunk in rows.partitions(FULL_LOAD_CHUNK):
                     self._apply(chunk)
                     count += len(chunk)
@@ -66,14 +114,38 @@ class IndexReplica:
             return count
 
     def _apply(self, rows: list) -> None:  # type: ignore[type-arg]
-        for kind, index in self.indexes.items():
-            active = [r for r in rows if r.kind == kind and r.active]
+        for kind in KINDS:
+            active = [r for r in rows if r.kind == kind and r.active and r.head_vector is not None]
             inactive = [r.posting_id for r in rows if r.kind == kind and not r.active]
             if active:
-                vectors = np.stack([vector_from_bytes(r.vector) for r in active])
-                index.upsert([r.posting_id for r in active], vectors)
+                ids = [r.posting_id for r in active]
+                self.indexes[kind].upsert(ids, np.stack([vector_from_bytes(r.vector) for r in active]))
+                self.heads[kind].upsert(ids, np.stack([vector_from_bytes(r.head_vector) for r in active]))
+                for r in active:
+                    self.lexical.upsert(r.posting_id, kind, r.terms or {})
+                    self.facts[r.posting_id] = PostingFacts(
+                        kind, r.organisation_id, r.s3_area, r.trl, r.language
+                    )
             if inactive:
-                index.remove(inactive)
+                self.indexes[kind].remove(inactive)
+                self.heads[kind].remove(inactive)
+                for posting_id in inactive:
+                    self.lexical.remove(posting_id)
+                    self.facts.pop(posting_id, None)
+
+    def __contains__(self, posting_id: int) -> bool:
+        return posting_id in self.facts
+
+    def probe(self, posting_id: int) -> Probe:
+        """A stored posting as a probe (for checking the other side of a pair)."""
+        facts = self.facts[posting_id]
+        return Probe(
+            posting_id,
+            facts,
+            self.indexes[facts.kind].vectors([posting_id])[0],
+            self.heads[facts.kind].vectors([posting_id])[0],
+            self.lexical.terms_of(posting_id),
+        )
 
     def search(self, kind: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         scores, ids = self.indexes[kind].search(vector.reshape(1, -1), k)
@@ -81,5 +153,4 @@ class IndexReplica:
 
     def reset(self) -> None:
         with self._sync_lock:
-            self.indexes = {kind: VectorIndex(self.dim) for kind in self.indexes}
-            self._synced_from = None
+            self._clear()

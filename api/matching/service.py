@@ -14,34 +14,41 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.jobs import DISPATCH_NOTIFICATIONS, EMBED_POSTING, JobBuffer
-from api.matching.explain import explanation_of
-from api.matching.replica import IndexReplica, vector_from_bytes
+from api.matching.explain import PostingSummary, explanation_of
+from api.matching.ranking import Candidate, deliverable, rank, score_against
+from api.matching.replica import IndexReplica, PostingFacts, Probe, vector_from_bytes
 from api.models import Embedding, Notification, Posting, Suggestion
 from api.models.base import utcnow
 from api.models.enums import NotificationKind, PipelineState, PostingStatus, SuggestionStatus
 from api.notifications.service import notify_organisation
 from api.postings.service import open_at_revision
+from api.settings import Settings
 from api.suggestions.service import summary_payload, withdraw
-from embeddings.scoring import PairScore, PostingFeatures, score_pair
+from embeddings.concepts import concept_side
+from embeddings.scoring import Calibration
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class MatchPolicy:
-    candidates: int
-    threshold: float
+    candidates: int  # per retriever (vector and lexical)
+    calibration: Calibration
     max_per_posting: int
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> MatchPolicy:
+        calibration = Calibration.load(settings.match_calibration)
+        return cls(settings.match_candidates, calibration, settings.match_max_per_posting)
 
-def features_of(posting: Posting) -> PostingFeatures:
-    return PostingFeatures(
-        kind=posting.kind,
-        title=posting.title,
-        description=posting.description,
-        keywords=list(posting.keywords or []),
-        s3_area=posting.s3_area,
-        trl=posting.trl,
+
+def probe_of(posting: Posting, embedding: Embedding) -> Probe:
+    return Probe(
+        posting.id,
+        PostingFacts(posting.kind, posting.organisation_id, posting.s3_area, posting.trl, posting.language),
+        vector_from_bytes(embedding.vector),
+        vector_from_bytes(embedding.head_vector or b""),
+        dict(embedding.terms or {}),
     )
 
 
@@ -61,43 +68,49 @@ def match_posting(
     if posting.pipeline_state == PipelineState.matched.value:
         return 0
     embedding = session.get(Embedding, posting_id)
-    if embedding is None or embedding.posting_revision != revision or embedding.model != replica.model:
+    if (
+        embedding is None
+        or embedding.posting_revision != revision
+        or embedding.model != replica.model
+        or embedding.head_vector is None
+    ):
         # Not embedded (or for another model): send it back to the embedding step.
         posting.pipeline_state = PipelineState.pending.value
         jobs.enqueue(EMBED_POSTING, posting_id, revision)
         return 0
 
     replica.sync(session)
-    vector = vector_from_bytes(embedding.vector)
-    opposite = "offer" if posting.kind == "need" else "need"
-    hits = dict(replica.search(opposite, vector, policy.candidates))
-    candidates = session.scalars(
-        select(Posting).where(
-            Posting.id.in_(hits),
-            Posting.status == PostingStatus.open.value,
-            Posting.organisation_id != posting.organisation_id,
+    probe = probe_of(posting, embedding)
+    ranked = rank(replica, probe, policy.calibration, candidates=policy.candidates)
+    chosen = deliverable(
+        probe.posting_id,
+        ranked,
+        policy.calibration,
+        lambda other: rank(replica, replica.probe(other), policy.calibration, candidates=policy.candidates),
+    )
+    chosen = chosen[: policy.max_per_posting]
+    others = {
+        p.id: p
+        for p in session.scalars(
+            select(Posting).where(
+                Posting.id.in_([c.posting_id for c in chosen]), Posting.status == PostingStatus.open.value
+            )
         )
-    ).all()
-
-    scored = []
-    mine = features_of(posting)
-    for other in candidates:
-        need, offer = (mine, features_of(other)) if posting.kind == "need" else (features_of(other), mine)
-        result = score_pair(need, offer, hits[other.id])
-        if result.score >= policy.threshold:
-            scored.append((result.score, other, result))
-    scored.sort(key=lambda item: -item[0])
+    }
 
     notifications: list[Notification] = []
     created = 0
-    for _, other, result in scored[: policy.max_per_posting]:
-        suggestion, is_new = _upsert_suggestion(session, posting, other, result)
+    for candidate in chosen:
+        other = others.get(candidate.posting_id)
+        if other is None:
+            continue  # closed after the replica last caught up
+        suggestion, is_new = _upsert_suggestion(session, replica, policy, posting, other, candidate)
         if is_new:
             created += 1
             notifications += _announce(
                 session, suggestion, revision=f"{suggestion.need.revision}.{suggestion.offer.revision}"
             )
-    notifications += _rescore_existing(session, posting, vector, policy, keep={o.id for _, o, _ in scored})
+    notifications += _rescore_existing(session, replica, policy, probe, keep={c.posting_id for c in chosen})
 
     posting.pipeline_state = PipelineState.matched.value
     posting.pipeline_error = None
@@ -115,9 +128,17 @@ def _pair(posting: Posting, other: Posting) -> tuple[int, int]:
 
 
 def _upsert_suggestion(
-    session: Session, posting: Posting, other: Posting, result: PairScore
+    session: Session,
+    replica: IndexReplica,
+    policy: MatchPolicy,
+    posting: Posting,
+    other: Posting,
+    candidate: Candidate,
 ) -> tuple[Suggestion, bool]:
-    """Create the pair's suggestion, or revive a withdrawn one; (suggestion, is_new)."""
+    """Create the pair's suggestion, or revive a withdrawn one; (suggestion, is_new).
+
+    A pair a facilitator rejected or a party declined is never suggested again.
+    """
     need_id, offer_id = _pair(posting, other)
     existing = _find_pair(session, need_id, offer_id)
     if existing is not None:
@@ -125,10 +146,11 @@ def _upsert_suggestion(
             return existing, False
         existing.status = SuggestionStatus.delivered.value
         existing.need_interested = existing.offer_interested = None
-        _apply_score(existing, result)
+        _apply_score(existing, replica, policy, candidate)
         return existing, True
     suggestion = Suggestion(need_id=need_id, offer_id=offer_id, status=SuggestionStatus.delivered.value)
-    _apply_score(suggestion, result)
+    suggestion.need, suggestion.offer = (posting, other) if posting.kind == "need" else (other, posting)
+    _apply_score(suggestion, replica, policy, candidate)
     try:
         with session.begin_nested():
             session.add(suggestion)
@@ -145,10 +167,32 @@ def _find_pair(session: Session, need_id: int, offer_id: int) -> Suggestion | No
     )
 
 
-def _apply_score(suggestion: Suggestion, result: PairScore) -> None:
-    suggestion.score = result.score
-    suggestion.score_parts = result.parts
-    suggestion.explanation = explanation_of(result)
+def _apply_score(
+    suggestion: Suggestion, replica: IndexReplica, policy: MatchPolicy, candidate: Candidate
+) -> None:
+    suggestion.score = candidate.score
+    suggestion.score_parts = candidate.features
+    suggestion.explanation = explanation_of(
+        _summary_of(suggestion.need),
+        _summary_of(suggestion.offer),
+        score=candidate.score,
+        features=candidate.features,
+        contributions=policy.calibration.contributions(candidate.features),
+        weight=replica.lexical.idf,
+    )
+
+
+def _summary_of(posting: Posting) -> PostingSummary:
+    keywords = list(posting.keywords or [])
+    return PostingSummary(
+        kind=posting.kind,
+        language=posting.language,
+        s3_area=posting.s3_area,
+        trl=posting.trl,
+        description=posting.description,
+        keywords=keywords,
+        concepts=concept_side(posting.title, posting.description, keywords),
+    )
 
 
 def _announce(session: Session, suggestion: Suggestion, *, revision: str) -> list[Notification]:
@@ -165,28 +209,25 @@ def _announce(session: Session, suggestion: Suggestion, *, revision: str) -> lis
 
 
 def _rescore_existing(
-    session: Session, posting: Posting, vector, policy: MatchPolicy, *, keep: set[int]
+    session: Session, replica: IndexReplica, policy: MatchPolicy, probe: Probe, *, keep: set[int]
 ) -> list[Notification]:
     """After an edit, pairs found earlier are scored again; those below the threshold go."""
-    if posting.revision == 1:
-        return []
     open_pairs = session.scalars(
         select(Suggestion).where(
-            or_(Suggestion.need_id == posting.id, Suggestion.offer_id == posting.id),
+            or_(Suggestion.need_id == probe.posting_id, Suggestion.offer_id == probe.posting_id),
             Suggestion.status == SuggestionStatus.delivered.value,
         )
     ).unique()
     notifications: list[Notification] = []
     for suggestion in open_pairs:
-        other = suggestion.offer if suggestion.need_id == posting.id else suggestion.need
-        if other.id in keep:
+        other_id = suggestion.offer_id if suggestion.need_id == probe.posting_id else suggestion.need_id
+        if other_id in keep:
             continue
-        other_embedding = session.get(Embedding, other.id)
-        cosine = float(vector @ vector_from_bytes(other_embedding.vector)) if other_embedding else 0.0
-        result = score_pair(features_of(suggestion.need), features_of(suggestion.offer), cosine)
-        if result.score >= policy.threshold:
-            _apply_score(suggestion, result)
-            continue
+        if other_id in replica:
+            [candidate] = score_against(replica, probe, [other_id], policy.calibration)
+            if candidate.score >= policy.calibration.threshold:
+                _apply_score(suggestion, replica, policy, candidate)
+                continue
         for side in (suggestion.need, suggestion.offer):
             notifications += withdraw(session, suggestion=suggestion, notify_org_of=side)
     return notifications

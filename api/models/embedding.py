@@ -1,4 +1,5 @@
-"""Embeddings: one vector per posting, kept in the database so every index can be rebuilt.
+"""Embeddings: what the match index holds of each posting (vectors, terms), kept in the
+database so every index can be rebuilt.
 
 The table doubles as the change log that the in-memory FAISS replicas follow: every change
 bumps `changed_at`, and a closed posting keeps its row with `active = False`.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.models.base import Base, UTCDateTime, utcnow
@@ -22,7 +23,10 @@ class Embedding(Base):
     model: Mapped[str] = mapped_column(String(200))
     dim: Mapped[int] = mapped_column(Integer)
     # float32, little-endian, L2-normalised.
-    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # the whole text (mean of its passages)
+    head_vector: Mapped[bytes | None] = mapped_column(LargeBinary)  # title and keywords
+    # English-pivot stems and their counts, for the lexical index.
+    terms: Mapped[dict[str, int] | None] = mapped_column(JSON)
     posting_revision: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -61,6 +61,7 @@ class SuggestionStatus(StrEnum):
     introduced = "introduced"  # both said they are interested: contacts exchanged
     declined = "declined"  # one party said it is not interested
     withdrawn = "withdrawn"  # one of the postings was closed or changed so it no longer matches
+    rejected = "rejected"  # a facilitator of the pair's cluster judged it a bad match
 
 
 class NotificationKind(StrEnum):

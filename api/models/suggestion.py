@@ -31,6 +31,10 @@ class Suggestion(Base):
     offer_interested: Mapped[bool | None] = mapped_column(Boolean)
     need_reason: Mapped[str | None] = mapped_column(Text)
     offer_reason: Mapped[str | None] = mapped_column(Text)
+    # A facilitator's rejection: the pair is never suggested again.
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -19,7 +19,7 @@ from api.models import Embedding, Posting
 from api.models.base import utcnow
 from api.models.enums import PipelineState, PostingStatus
 from api.postings.service import close, open_at_revision
-from embeddings.text import posting_text
+from embeddings.representation import Representation, represent, vectors_of
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,16 @@ log = logging.getLogger(__name__)
 class EmbeddingTask:
     posting_id: int
     revision: int
-    text: str
+    representation: Representation
+
+
+def task_for(posting: Posting | object, revision: int) -> EmbeddingTask:
+    """What the encoder must embed for this posting (its English pivot texts)."""
+    return EmbeddingTask(
+        posting.id,  # type: ignore[attr-defined]
+        revision,
+        represent(posting.title, posting.description, list(posting.keywords or [])),  # type: ignore[attr-defined]
+    )
 
 
 def embedding_task(
@@ -44,19 +53,18 @@ def embedding_task(
         if posting.pipeline_state != PipelineState.matched.value:
             jobs.enqueue(MATCH_POSTING, posting_id, revision)
         return None
-    return EmbeddingTask(
-        posting_id, revision, posting_text(posting.title, posting.description, posting.keywords)
-    )
+    return task_for(posting, revision)
 
 
 def store_embedding(
-    session: Session, *, jobs: JobBuffer, task: EmbeddingTask, vector: np.ndarray, model: str
+    session: Session, *, jobs: JobBuffer, task: EmbeddingTask, encoded: np.ndarray, model: str
 ) -> bool:
+    """Store the encoder's rows for `task.representation.texts`; False if the posting moved on."""
     posting = open_at_revision(session, task.posting_id, task.revision)
     if posting is None:
         return False  # closed or edited while we were encoding
     now = utcnow()
-    raw = np.ascontiguousarray(vector, dtype="<f4").tobytes()
+    vector, head_vector = vectors_of(encoded)
     embedding = session.get(Embedding, task.posting_id)
     if embedding is None:
         embedding = Embedding(posting_id=task.posting_id)
@@ -64,7 +72,9 @@ def store_embedding(
     embedding.kind = posting.kind
     embedding.model = model
     embedding.dim = int(vector.shape[-1])
-    embedding.vector = raw
+    embedding.vector = _to_bytes(vector)
+    embedding.head_vector = _to_bytes(head_vector)
+    embedding.terms = task.representation.terms
     embedding.posting_revision = task.revision
     embedding.active = True
     embedding.changed_at = now
@@ -72,6 +82,10 @@ def store_embedding(
     posting.pipeline_updated_at = now
     jobs.enqueue(MATCH_POSTING, task.posting_id, task.revision)
     return True
+
+
+def _to_bytes(vector: np.ndarray) -> bytes:
+    return np.ascontiguousarray(vector, dtype="<f4").tobytes()
 
 
 def record_failure(session: Session, *, posting_id: int, error: str) -> None:

@@ -1,7 +1,39 @@
 from string import Formatter
 
-from api.matching.explain import MESSAGES, explanation_of, render
-from embeddings.scoring import PairScore
+from api.matching.explain import MESSAGES, PostingSummary, explanation_of, render
+from embeddings.concepts import concept_side
+
+FEATURES = {"semantic": 0.66, "gist": 0.5, "lexical": 0.3, "same_area": 1.0, "trl_fit": 1.0}
+
+
+def summary(kind: str, language: str, title: str, description: str, keywords: list[str], trl=None):  # type: ignore[no-untyped-def]
+    return PostingSummary(
+        kind=kind,
+        language=language,
+        s3_area="mechatronics_automotive",
+        trl=trl,
+        description=description,
+        keywords=keywords,
+        concepts=concept_side(title, description, keywords),
+    )
+
+
+NEED = summary(
+    "need",
+    "it",
+    "Controllo qualità automatico di pezzi lavorati",
+    "Cerchiamo un sistema di visione artificiale per rilevare difetti superficiali sui pezzi.",
+    ["visione artificiale", "controllo qualità"],
+    trl=6,
+)
+OFFER = summary(
+    "offer",
+    "en",
+    "Machine vision for industrial quality inspection",
+    "Deep learning detects surface defects on machined parts, with automatic quality control reports.",
+    ["machine vision", "quality control", "surface defects"],
+    trl=6,
+)
 
 
 def test_every_message_exists_in_italian_and_english_with_the_same_placeholders():
@@ -13,25 +45,34 @@ def test_every_message_exists_in_italian_and_english_with_the_same_placeholders(
         assert fields["it"] == fields["en"], code
 
 
-def test_render_localises_areas_and_sides():
+def test_render_localises_areas_sides_and_languages():
     assert (
         render("same_area", {"area": "agrifood"})["it"] == "Stessa area di specializzazione (agroalimentare)."
     )
     assert render("add_trl", {"side": "offer"})["en"].startswith("The offer could state")
-
-
-def test_explanation_has_a_summary_in_both_languages():
-    result = PairScore(
-        score=0.71,
-        parts={"semantic": 0.6, "area": 1.0, "keywords": 0.5, "trl": 1.0, "cosine": 0.5},
-        shared_terms=["robotica"],
-        reasons=[("shared_terms", {"terms": "robotica"})],
-        advice=[],
+    assert (
+        "in italiano, l'offerta in inglese"
+        in render("across_languages", {"need_lang": "it", "offer_lang": "en"})["it"]
     )
-    explanation = explanation_of(result)
+
+
+def test_explanation_shows_concepts_matched_across_languages_and_the_score_parts():
+    explanation = explanation_of(
+        NEED,
+        OFFER,
+        score=0.71,
+        features=FEATURES,
+        contributions={"semantic": 5.0},
+        weight=lambda stem: 1.0,
+    )
     assert explanation["summary"]["it"].startswith("Punteggio 0.71")
-    assert explanation["reasons"][0] == {
-        "code": "shared_terms",
-        "it": "Temi in comune: robotica.",
-        "en": "Shared topics: robotica.",
-    }
+    assert explanation["summary"]["en"].startswith("Score 0.71")
+    codes = [r["code"] for r in explanation["reasons"]]
+    assert codes[:2] == ["semantic_close", "shared_concepts"]
+    assert {"matching_sentences", "across_languages", "same_area", "trl_fits"} <= set(codes)
+    shared = explanation["reasons"][1]["en"]
+    # The Italian wording on the need's side faces the English wording on the offer's side.
+    assert "controllo qualità ↔ quality control" in shared or "difetti ↔ defects" in shared, shared
+    assert explanation["parts"]["features"] == FEATURES
+    advice = {(a["code"]) for a in explanation["advice"]}
+    assert "add_english_keywords" in advice  # the Italian need could be found by more labs

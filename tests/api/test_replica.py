@@ -19,13 +19,16 @@ DIM = 8
 
 
 def store(session, posting, vector, changed_at=None):  # type: ignore[no-untyped-def]
+    raw = np.asarray(vector, dtype="<f4").tobytes()
     session.merge(
         Embedding(
             posting_id=posting.id,
             kind=posting.kind,
             model="m",
             dim=DIM,
-            vector=np.asarray(vector, dtype="<f4").tobytes(),
+            vector=raw,
+            head_vector=raw,
+            terms={"vision": 1, f"posting{posting.id}": 1},
             posting_revision=1,
             active=True,
             changed_at=changed_at or utcnow(),
@@ -46,6 +49,9 @@ def test_replica_catches_up_with_inserts_late_commits_and_deactivations(settings
     with sessions() as session:
         assert replica.sync(session) == 2
     assert len(replica.indexes["need"]) == 1 and len(replica.indexes["offer"]) == 1
+    assert len(replica.lexical) == 2 and replica.facts[need.id].s3_area == need.s3_area
+    probe = replica.probe(need.id)
+    assert probe.terms == {"vision": 1, f"posting{need.id}": 1} and probe.facts.kind == "need"
 
     # A transaction that started before the last catch-up but committed after it.
     with unit_of_work(sessions) as session:
@@ -64,7 +70,8 @@ def test_replica_catches_up_with_inserts_late_commits_and_deactivations(settings
         )
     with sessions() as session:
         replica.sync(session)
-    assert offers[0].id not in replica.indexes["offer"]
+    assert offers[0].id not in replica.indexes["offer"] and offers[0].id not in replica
+    assert replica.lexical.search("offer", {f"posting{offers[0].id}": 1}, 5) == []
     hits = replica.search("offer", np.ones(DIM, dtype=np.float32), 10)
     assert [posting_id for posting_id, _ in hits] == [offers[1].id]
 

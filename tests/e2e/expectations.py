@@ -1,4 +1,4 @@
-"""What the database should hold after a run: the pairs the matcher's own scoring qualifies."""
+"""What the database should hold after a run: the pairs the matcher's own delivery rule picks."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from sqlalchemy import create_engine, func, select
+from sqlalchemy.orm import sessionmaker
 
-from api.matching.service import features_of
-from api.models import Embedding, Notification, Posting, Suggestion
-from embeddings.scoring import score_pair
+from api.matching.ranking import Candidate, deliverable, rank
+from api.matching.replica import IndexReplica
+from api.matching.service import MatchPolicy
+from api.models import Embedding, Notification, Suggestion
 from tests.helpers import register
 
 DEMO = json.loads((Path(__file__).parents[2] / "api/demo/demo_data.json").read_text())
@@ -29,27 +30,37 @@ def demo_bodies(members: dict[str, dict[str, Any]]) -> list[tuple[dict[str, Any]
     return [({k: p[k] for k in fields if k in p}, members[p["org"]]) for p in DEMO["postings"]]
 
 
-def pairs_found_and_expected(database_url: str, ids: set[int], threshold: float) -> tuple[list, set]:  # type: ignore[type-arg]
+def pairs_found_and_expected(
+    database_url: str, ids: set[int], policy: MatchPolicy
+) -> tuple[list[tuple[int, int, float]], set[tuple[int, int]]]:
+    """(suggestions found among `ids` with their scores, pairs the delivery rule picks once all are indexed).
+
+    Every pair the rule picks on the final index must have been suggested: the later posting
+    of the pair saw the other and a subset of the final competitors. Earlier postings may also
+    have been suggested partners that later arrivals outranked, so `found` can hold more.
+    """
     engine = create_engine(database_url)
-    with engine.connect() as connection:
-        postings = list(connection.execute(select(Posting).where(Posting.id.in_(ids))))
-        vectors = {
-            e.posting_id: np.frombuffer(e.vector, dtype="<f4")
-            for e in connection.execute(select(Embedding).where(Embedding.posting_id.in_(ids)))
-        }
+    sessions = sessionmaker(engine)
+    with sessions() as session:
+        model = session.scalar(select(Embedding.model).where(Embedding.posting_id.in_(ids)).limit(1))
         found = [
-            (s.need_id, s.offer_id)
-            for s in connection.execute(
+            (s.need_id, s.offer_id, s.score)
+            for s in session.scalars(
                 select(Suggestion).where(Suggestion.need_id.in_(ids), Suggestion.offer_id.in_(ids))
             )
         ]
+        replica = IndexReplica(model=model, dim=384, margin_seconds=60)
+        replica.sync(session)
     engine.dispose()
+
+    def ranking_of(posting_id: int) -> list[Candidate]:
+        return rank(replica, replica.probe(posting_id), policy.calibration, candidates=policy.candidates)
+
     expected = set()
-    for need in (p for p in postings if p.kind == "need"):
-        for offer in (p for p in postings if p.kind == "offer"):
-            cosine = float(vectors[need.id] @ vectors[offer.id])
-            if score_pair(features_of(need), features_of(offer), cosine).score >= threshold:
-                expected.add((need.id, offer.id))
+    for posting_id in ids:
+        for chosen in deliverable(posting_id, ranking_of(posting_id), policy.calibration, ranking_of):
+            pair = (posting_id, chosen.posting_id)
+            expected.add(pair if replica.facts[posting_id].kind == "need" else pair[::-1])
     return found, expected
 
 

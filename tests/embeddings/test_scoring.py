@@ -1,59 +1,50 @@
-from embeddings.scoring import PostingFeatures, area_part, score_pair, semantic_part, trl_part
+import json
 
-NEED = PostingFeatures(
-    kind="need",
-    title="Controllo qualità automatico di ingranaggi",
-    description="Cerchiamo un sistema di visione artificiale per rilevare difetti superficiali sui pezzi lavorati.",
-    keywords=["visione artificiale", "controllo qualità", "difetti superficiali"],
-    s3_area="mechatronics_automotive",
-    trl=6,
+import numpy as np
+import pytest
+
+from embeddings.scoring import FEATURES, Calibration, across_languages, default_calibration, trl_fit
+
+CALIBRATION = Calibration(
+    weights=tuple(1.0 for _ in FEATURES), bias=-3.0, threshold=0.5, top_k=3, margin=0.2, fitted_on="test"
 )
-OFFER = PostingFeatures(
-    kind="offer",
-    title="Visione artificiale per l'ispezione industriale",
-    description="Reti neurali per il rilevamento di difetti superficiali su componenti metallici.",
-    keywords=["visione artificiale", "deep learning", "difetti superficiali"],
-    s3_area="mechatronics_automotive",
-    trl=5,
-)
-
-
-def test_same_area_scores_above_neighbour_above_unrelated():
-    assert area_part("agrifood", "agrifood") == 1.0
-    assert area_part("agrifood", "energy_sustainability") == 0.5
-    assert area_part("agrifood", "culture_creative") == 0.0
 
 
 def test_trl_fits_when_offer_is_mature_enough_and_decays_with_the_gap():
-    assert trl_part(5, 6) == 1.0
-    assert trl_part(6, 5) > trl_part(6, 4) > trl_part(6, 2) == 0.0
-    assert trl_part(None, 5) == 0.5
+    assert trl_fit(5, 6) == 1.0
+    assert trl_fit(6, 5) > trl_fit(6, 4) > trl_fit(6, 2) == 0.0
+    assert trl_fit(None, 5) == 0.5
 
 
-def test_semantic_part_is_clipped_to_unit_interval():
-    assert semantic_part(-0.2) == 0.0
-    assert semantic_part(0.99) == 1.0
-    assert 0 < semantic_part(0.5) < 1
+def test_across_languages_only_for_italian_with_english():
+    assert across_languages("it", "en") and across_languages("en", "it")
+    assert not across_languages("it", "it") and not across_languages("mixed", "en")
 
 
-def test_score_is_in_unit_interval_and_grows_with_similarity():
-    low = score_pair(NEED, OFFER, 0.2)
-    high = score_pair(NEED, OFFER, 0.7)
-    assert 0.0 <= low.score < high.score <= 1.0
-    assert set(high.parts) >= {"semantic", "area", "keywords", "trl", "cosine"}
+def test_score_is_a_probability_that_grows_with_every_positive_feature():
+    low = np.zeros((1, len(FEATURES)))
+    high = low.copy()
+    high[0, FEATURES.index("lexical")] = 1.0
+    assert 0.0 < CALIBRATION.score(low)[0] < CALIBRATION.score(high)[0] < 1.0
 
 
-def test_explanation_names_shared_keywords_as_written():
-    result = score_pair(NEED, OFFER, 0.6)
-    assert "visione artificiale" in result.shared_terms
-    codes = dict(result.reasons)
-    assert codes["shared_terms"]["terms"].startswith("visione artificiale")
-    assert codes["trl_gap"] == {"offer_trl": 5, "need_trl": 6}
+def test_contributions_name_each_feature():
+    parts = CALIBRATION.contributions(dict.fromkeys(FEATURES, 0.5))
+    assert set(parts) == set(FEATURES) and parts["semantic"] == 0.5
 
 
-def test_advice_asks_for_missing_trl_and_keywords():
-    bare = PostingFeatures("need", "Titolo", "Breve.", [], "agrifood", None)
-    result = score_pair(bare, OFFER, 0.5)
-    assert ("add_trl", {"side": "need"}) in result.advice
-    assert ("add_keywords", {"side": "need"}) in result.advice
-    assert ("add_trl", {"side": "offer"}) not in result.advice
+def test_calibration_round_trips_and_refuses_other_features(tmp_path):
+    path = tmp_path / "calibration.json"
+    CALIBRATION.save(path)
+    assert Calibration.load(path) == CALIBRATION
+    data = json.loads(path.read_text())
+    data["features"] = ["semantic"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="calibrate"):
+        Calibration.load(path)
+
+
+def test_shipped_calibration_matches_the_features():
+    shipped = default_calibration()
+    assert len(shipped.weights) == len(FEATURES)
+    assert 0.0 < shipped.threshold < 1.0 and shipped.top_k >= 1

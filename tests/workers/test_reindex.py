@@ -8,6 +8,7 @@ from sqlalchemy import delete, select, update
 from api.db import unit_of_work
 from api.indexing import GENERATION_KEY, rebuild_index
 from api.models import Embedding, Posting
+from embeddings.representation import index_model_id
 from tests.workers.test_pipeline_actors import publish
 
 
@@ -28,7 +29,7 @@ def test_reindex_restores_lost_and_foreign_vectors_and_tells_workers_to_reload(p
     assert (report.needs, report.offers) == (1, 1)
     with pipeline.sessions() as session:
         rows = {e.posting_id: e for e in session.scalars(select(Embedding))}
-    assert rows[need_id].model == rows[offer_id].model == pipeline.settings.embedding_model
+    assert rows[need_id].model == rows[offer_id].model == index_model_id(pipeline.settings.embedding_model)
     assert rows[other_id].active is False
     assert int(client.get(GENERATION_KEY)) == before + 1
     replica = pipeline.resources.current_replica()  # sees the new generation: reloads

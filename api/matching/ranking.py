@@ -1,0 +1,96 @@
+"""Hybrid retrieval and ranking over the replica, and the delivery rule.
+
+Candidates come from two retrievers, so that neither words nor meaning alone decide who is
+considered: the nearest whole-text vectors (FAISS) and the best TF-IDF matches of the English
+pivot terms. Every candidate is then scored on the same features with the calibrated model.
+The evaluation harness calls these very functions: what it measures is what the matcher does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from api.matching.replica import IndexReplica, Probe, opposite
+from embeddings.scoring import FEATURES, Calibration, across_languages, trl_fit
+
+
+@dataclass(frozen=True)
+class Candidate:
+    posting_id: int
+    score: float
+    features: dict[str, float]
+
+
+def pair_features(replica: IndexReplica, probe: Probe, ids: list[int]) -> np.ndarray:
+    """FEATURES for the probe against each stored posting of the opposite kind (rows in `ids` order)."""
+    kind = opposite(probe.facts.kind)
+    semantic = replica.indexes[kind].vectors(ids) @ probe.vector
+    gist = replica.heads[kind].vectors(ids) @ probe.head_vector
+    lexical = replica.lexical.similarity(probe.terms, ids)
+    same_area = [float(replica.facts[i].s3_area == probe.facts.s3_area) for i in ids]
+    if probe.facts.kind == "need":
+        trl = [trl_fit(probe.facts.trl, replica.facts[i].trl) for i in ids]
+    else:
+        trl = [trl_fit(replica.facts[i].trl, probe.facts.trl) for i in ids]
+    across = np.array([float(across_languages(replica.facts[i].language, probe.facts.language)) for i in ids])
+    return np.column_stack(
+        [semantic, gist, lexical, same_area, trl, across, semantic * across, lexical * across]
+    ).astype(np.float64)
+
+
+def rank(
+    replica: IndexReplica, probe: Probe, calibration: Calibration, *, candidates: int
+) -> list[Candidate]:
+    """The probe's candidates of the opposite kind, best first (other organisations only)."""
+    kind = opposite(probe.facts.kind)
+    found = {i for i, _ in replica.search(kind, probe.vector, candidates)}
+    found.update(i for i, _ in replica.lexical.search(kind, probe.terms, candidates))
+    ids = sorted(
+        i
+        for i in found
+        if i in replica.facts and replica.facts[i].organisation_id != probe.facts.organisation_id
+    )
+    if not ids:
+        return []
+    return sorted(score_against(replica, probe, ids, calibration), key=lambda c: (-c.score, c.posting_id))
+
+
+def score_against(
+    replica: IndexReplica, probe: Probe, ids: list[int], calibration: Calibration
+) -> list[Candidate]:
+    """The probe scored against these stored postings, in `ids` order."""
+    features = pair_features(replica, probe, ids)
+    scores = calibration.score(features)
+    return [
+        Candidate(i, round(float(score), 4), dict(zip(FEATURES, row.round(4).tolist(), strict=True)))
+        for i, score, row in zip(ids, scores, features, strict=True)
+    ]
+
+
+def deliverable(
+    probe_id: int,
+    ranked: list[Candidate],
+    calibration: Calibration,
+    ranking_of: Callable[[int], list[Candidate]],
+) -> list[Candidate]:
+    """The candidates worth a suggestion: above the threshold, near the top for both sides.
+
+    Each side must be in the other's top_k and within `margin` of the other's best score
+    (`ranking_of(id)` ranks a stored posting), so no posting gets a flood of weak matches and
+    a popular lab is suggested only where it is among the best.
+    """
+    if not ranked:
+        return []
+    floor = max(calibration.threshold, ranked[0].score - calibration.margin)
+    chosen = []
+    for candidate in ranked[: calibration.top_k]:
+        if candidate.score < floor:
+            break
+        reverse = ranking_of(candidate.posting_id)
+        top = [c.posting_id for c in reverse[: calibration.top_k]]
+        if probe_id in top and candidate.score >= reverse[0].score - calibration.margin:
+            chosen.append(candidate)
+    return chosen

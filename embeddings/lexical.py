@@ -1,0 +1,367 @@
+"""An in-memory TF-IDF (cosine) index over the analysed terms of needs and offers.
+
+Weights: w(t, d) = (1 + ln count) * idf(t), idf(t) = ln((1 + N) / (1 + df(t))) + 1, with N and df
+counted over every live document of both kinds, so a need and an offer live in one weight space;
+the query is weighted the same way (a term no document holds has df = 0, so it still counts in the
+query's norm). Score = cosine of the two weight vectors.
+
+Layout, one shard per kind (a search only wants one kind, so it only touches that kind's postings):
+- a merged CSC matrix (rows = slots, columns = vocabulary ids, values = 1 + ln count). Column-major
+  because a query slices out just its own columns: a search costs the length of its terms' posting
+  lists, not the size of the corpus as a row-major mat-vec would;
+- the docs upserted since the last merge, in flat numpy buffers scored with `bincount`. A search folds
+  them into the matrix when pending docs plus dead slots exceed `merge_threshold` (checked lazily, so a
+  bulk load pays for few merges); an upsert only forces a merge when the buffer outgrows the matrix,
+  which bounds memory for a kind nobody searches.
+A removal clears the slot's alive flag (df drops at once); the next merge drops dead slots.
+
+Doc norms depend on idf, which moves with every upsert. Writing idf(t) = A - B(t), A = ln(1 + N) + 1,
+B(t) = ln(1 + df(t)), gives |d|^2 = A^2 S0 - 2 A S1 + S2 with S_k(d) = sum_t tf(t, d)^2 B(t)^k. A change
+of N only moves the scalar A; a change of df(t) only moves S1, S2 of the docs holding t. So a search
+re-syncs S1, S2 over just the columns whose df changed since the last sync: exact norms for the cost
+of a few posting lists instead of a pass over the whole matrix.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse as sp
+
+KINDS = ("need", "offer")
+
+
+class _Growable:
+    """A 1-D numpy array with amortised O(1) appends (upserts arrive one at a time)."""
+
+    __slots__ = ("data", "size")
+
+    def __init__(self, dtype: type) -> None:
+        self.data = np.empty(256, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: np.ndarray | Sequence) -> None:
+        end = self.size + len(values)
+        if end > len(self.data):
+            grown = np.empty(max(end, 2 * len(self.data)), dtype=self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : end] = values
+        self.size = end
+
+    def view(self) -> np.ndarray:
+        return self.data[: self.size]
+
+
+class _Doc(NamedTuple):
+    kind: int
+    cols: np.ndarray  # int32 vocabulary ids, unique
+    counts: np.ndarray  # int32, > 0
+
+
+class _Query(NamedTuple):
+    cols: np.ndarray  # vocabulary ids of the query terms the index knows
+    weights: np.ndarray  # their query weights (1 + ln count) * idf
+    norm: float  # over all query terms, unknown ones included
+    a: float  # A = ln(1 + N) + 1
+    b: np.ndarray  # B = ln(1 + df), per vocabulary id
+
+
+class _Shard:
+    """The documents of one kind: a merged matrix plus the pending upserts."""
+
+    def __init__(self) -> None:
+        self.mat = sp.csc_array((0, 0), dtype=np.float64)
+        self.ids = np.empty(0, dtype=np.int64)
+        self.alive = np.empty(0, dtype=bool)
+        self.slot_of: dict[int, int] = {}
+        self.dead = 0
+        self.s = np.empty((0, 3))  # S0, S1, S2 per slot
+        self.b_ref = np.empty(0)  # the B that S1, S2 are in sync with, per matrix column
+        self.reset_pending()
+
+    def reset_pending(self) -> None:
+        self.p_ids = _Growable(np.int64)
+        self.p_alive = _Growable(np.bool_)
+        self.p_rows = _Growable(np.int32)  # pending row of each posting
+        self.p_cols = _Growable(np.int32)
+        self.p_w = _Growable(np.float64)
+        self.pend_of: dict[int, int] = {}
+
+    def add_pending(self, doc_id: int, cols: np.ndarray, weights: np.ndarray) -> None:
+        row = self.p_ids.size
+        self.pend_of[doc_id] = row
+        self.p_ids.extend([doc_id])
+        self.p_alive.extend([True])
+        self.p_rows.extend(np.full(len(cols), row, dtype=np.int32))
+        self.p_cols.extend(cols)
+        self.p_w.extend(weights)
+
+    def discard(self, doc_id: int) -> None:
+        row = self.pend_of.pop(doc_id, None)
+        if row is not None:
+            self.p_alive.view()[row] = False
+        else:
+            self.alive[self.slot_of.pop(doc_id)] = False
+            self.dead += 1
+
+    def merge(self, b: np.ndarray) -> None:
+        """Rebuild the matrix from its live slots plus the live pending docs, at full vocabulary width."""
+        width = len(b)
+        parts, ids = [], []
+        if self.mat.shape[0] > self.dead:
+            old = self.mat if not self.dead else self.mat[np.flatnonzero(self.alive), :]
+            # Columns are CSC's major axis: widening to new vocabulary ids only extends indptr.
+            tail = np.full(width - old.shape[1], old.indptr[-1], dtype=old.indptr.dtype)
+            parts.append(
+                sp.csc_array(
+                    (old.data, old.indices, np.concatenate([old.indptr, tail])), shape=(old.shape[0], width)
+                )
+            )
+            ids.append(self.ids[self.alive])
+        p_alive = self.p_alive.view()
+        n_new = int(p_alive.sum())
+        if n_new:
+            rows = self.p_rows.view()
+            keep = p_alive[rows]
+            # int32 rows: int64 coordinates would make scipy widen every index array of the merged matrix.
+            new_row = (np.cumsum(p_alive) - 1).astype(np.int32)
+            parts.append(
+                sp.csc_array(
+                    (self.p_w.view()[keep], (new_row[rows[keep]], self.p_cols.view()[keep])),
+                    shape=(n_new, width),
+                )
+            )
+            ids.append(self.p_ids.view()[p_alive])
+        if not parts:
+            self.mat = sp.csc_array((0, width), dtype=np.float64)
+        elif len(parts) == 1:
+            self.mat = parts[0]
+        else:
+            self.mat = sp.vstack(parts, format="csc")  # scipy's fast path: no COO round trip
+        self.ids = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
+        self.alive = np.ones(len(self.ids), dtype=bool)
+        self.slot_of = dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
+        self.dead = 0
+        squared = sp.csc_array(
+            (np.square(self.mat.data), self.mat.indices, self.mat.indptr), shape=self.mat.shape
+        )
+        self.s = squared @ np.column_stack([np.ones(width), b, b * b])
+        self.b_ref = b.copy()
+        self.reset_pending()
+
+    def sync(self, b: np.ndarray) -> None:
+        """Bring S1, S2 up to date with B, touching only the columns whose df changed."""
+        n_slots, width = self.mat.shape
+        if not n_slots or not width:
+            return
+        changed = np.flatnonzero(b[:width] != self.b_ref)
+        if not changed.size:
+            return
+        sub = self.mat[:, changed]
+        squared = sp.csc_array((np.square(sub.data), sub.indices, sub.indptr), shape=sub.shape)
+        old, new = self.b_ref[changed], b[changed]
+        self.s[:, 1:] += squared @ np.column_stack([new - old, new * new - old * old])
+        self.b_ref[changed] = new
+
+    def cosines(self, q: _Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(doc ids, cosine, alive) over every slot and pending row; dead ones score 0."""
+        n_slots, width = self.mat.shape
+        idf = q.a - q.b
+        ids, scores, alive = [], [], []
+        if n_slots:
+            inside = q.cols < width
+            cols = q.cols[inside]
+            # The matrix holds bare tf weights, so both idf factors go on the query side.
+            num = self.mat[:, cols] @ (q.weights[inside] * idf[cols]) if cols.size else np.zeros(n_slots)
+            s = self.s
+            norms = np.sqrt(np.maximum(q.a * q.a * s[:, 0] - 2.0 * q.a * s[:, 1] + s[:, 2], 0.0))
+            ids.append(self.ids)
+            alive.append(self.alive)
+            scores.append(_cosine(num, norms, q.norm, self.alive))
+        n_pending = self.p_ids.size
+        if n_pending:
+            rows, pcols, w = self.p_rows.view(), self.p_cols.view(), self.p_w.view()
+            dense = np.zeros(len(q.b))
+            dense[q.cols] = q.weights * idf[q.cols]
+            num = np.bincount(rows, weights=w * dense[pcols], minlength=n_pending)
+            norms = np.sqrt(np.bincount(rows, weights=np.square(w * idf[pcols]), minlength=n_pending))
+            ids.append(self.p_ids.view())
+            alive.append(self.p_alive.view())
+            scores.append(_cosine(num, norms, q.norm, alive[-1]))
+        if not ids:
+            return np.empty(0, dtype=np.int64), np.empty(0), np.empty(0, dtype=bool)
+        return np.concatenate(ids), np.concatenate(scores), np.concatenate(alive)
+
+
+def _cosine(num: np.ndarray, norms: np.ndarray, qnorm: float, alive: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(num))
+    if qnorm > 0:
+        np.divide(num, norms * qnorm, out=out, where=alive & (norms > 0))
+    return np.clip(out, 0.0, 1.0, out=out)  # rounding can overshoot 1 for identical bags
+
+
+def _positive_counts(terms: Mapping[str, int]) -> list[tuple[str, int]]:
+    """Terms with their counts; zero counts are dropped, negative ones are a caller bug."""
+    items = []
+    for term, count in terms.items():
+        if count < 0:
+            raise ValueError(f"negative count for term {term!r}: {count}")
+        if count:
+            items.append((term, count))
+    return items
+
+
+class LexicalIndex:
+    """TF-IDF cosine index over bags of terms of needs and offers, keyed by database ids.
+
+    One lock guards everything: searches may merge or re-sync norms, so they mutate too.
+    """
+
+    def __init__(self, *, merge_threshold: int = 2000) -> None:
+        self._merge_threshold = merge_threshold
+        self._vocab: dict[str, int] = {}
+        self._terms: list[str] = []
+        self._df = np.zeros(1024, dtype=np.int64)  # capacity grows; valid up to len(self._terms)
+        self._docs: dict[int, _Doc] = {}
+        self._shards = {kind: _Shard() for kind in KINDS}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._docs)
+
+    def __contains__(self, doc_id: int) -> bool:
+        with self._lock:
+            return doc_id in self._docs
+
+    def upsert(self, doc_id: int, kind: str, terms: Mapping[str, int]) -> None:
+        """Add a document, replacing any stored under the same id (whatever its kind)."""
+        shard = self._shard(kind)
+        doc_id = int(doc_id)
+        items = _positive_counts(terms)
+        with self._lock:
+            cols = np.fromiter((self._term_id(term) for term, _ in items), dtype=np.int32, count=len(items))
+            counts = np.array([count for _, count in items], dtype=np.int32)
+            self._remove_locked(doc_id)
+            self._df[cols] += 1  # cols are unique: plain fancy-index add is exact
+            self._docs[doc_id] = _Doc(KINDS.index(kind), cols, counts)
+            shard.add_pending(doc_id, cols, 1.0 + np.log(counts))
+            if shard.p_ids.size > max(self._merge_threshold, shard.mat.shape[0]):
+                shard.merge(np.log1p(self._df[: len(self._terms)].astype(np.float64)))
+
+    def remove(self, doc_id: int) -> None:
+        with self._lock:
+            self._remove_locked(int(doc_id))
+
+    def idf(self, term: str) -> float:
+        """How rare a term is across all live documents (a term never seen is the rarest)."""
+        with self._lock:
+            col = self._vocab.get(term)
+            df = int(self._df[col]) if col is not None else 0
+            return math.log((1 + len(self._docs)) / (1 + df)) + 1.0
+
+    def terms_of(self, doc_id: int) -> dict[str, int]:
+        with self._lock:
+            doc = self._docs[int(doc_id)]
+            return {
+                self._terms[col]: count
+                for col, count in zip(doc.cols.tolist(), doc.counts.tolist(), strict=True)
+            }
+
+    def scores(self, kind: str, terms: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(doc ids int64, cosine float32) for every live document of `kind`, zero scores included."""
+        ids, cos, alive = self._score_kind(kind, terms)
+        return ids[alive], cos[alive]
+
+    def search(self, kind: str, terms: Mapping[str, int], k: int) -> list[tuple[int, float]]:
+        """Top-k (doc id, score) of `kind` with score > 0, best first, ties by smaller id."""
+        if k <= 0:
+            return []
+        ids, cos, _ = self._score_kind(kind, terms)
+        hits = np.flatnonzero(cos > 0)  # dead rows score 0
+        if hits.size > k:
+            # Keep everything tied with the k-th best so the id tie-break below sees all of them.
+            kth = np.partition(cos[hits], hits.size - k)[hits.size - k]
+            hits = hits[cos[hits] >= kth]
+        order = np.lexsort((ids[hits], -cos[hits]))[:k]
+        best = hits[order]
+        return list(zip(ids[best].tolist(), cos[best].tolist(), strict=True))
+
+    def similarity(self, terms: Mapping[str, int], doc_ids: Sequence[int]) -> np.ndarray:
+        """Cosine (float32) of the query against each given id, 0.0 for ids not in the index."""
+        out = np.zeros(len(doc_ids), dtype=np.float32)
+        items = _positive_counts(terms)
+        with self._lock:
+            q = self._query(items)
+            if q.norm == 0:
+                return out
+            idf = q.a - q.b
+            dense = np.zeros(len(q.b))
+            dense[q.cols] = q.weights
+            for i, doc_id in enumerate(doc_ids):
+                doc = self._docs.get(int(doc_id))
+                if doc is None:
+                    continue
+                w = (1.0 + np.log(doc.counts)) * idf[doc.cols]
+                norm = math.sqrt(float(w @ w))
+                if norm > 0:
+                    out[i] = min(1.0, float(w @ dense[doc.cols]) / (norm * q.norm))
+        return out
+
+    # -- internals (callers hold the lock) ------------------------------------------------------------------
+
+    def _shard(self, kind: str) -> _Shard:
+        try:
+            return self._shards[kind]
+        except KeyError:
+            raise ValueError(f"unknown kind {kind!r}; expected one of {KINDS}") from None
+
+    def _term_id(self, term: str) -> int:
+        col = self._vocab.get(term)
+        if col is None:
+            col = self._vocab[term] = len(self._terms)
+            self._terms.append(term)
+            if col >= len(self._df):
+                self._df = np.concatenate([self._df, np.zeros(len(self._df), dtype=np.int64)])
+        return col
+
+    def _remove_locked(self, doc_id: int) -> None:
+        doc = self._docs.pop(doc_id, None)
+        if doc is None:
+            return
+        self._df[doc.cols] -= 1
+        self._shards[KINDS[doc.kind]].discard(doc_id)
+
+    def _query(self, items: list[tuple[str, int]]) -> _Query:
+        a = math.log1p(len(self._docs)) + 1.0
+        b = np.log1p(self._df[: len(self._terms)].astype(np.float64))
+        cols, tf, unknown = [], [], 0.0
+        for term, count in items:
+            w = 1.0 + math.log(count)
+            col = self._vocab.get(term)
+            if col is None:
+                unknown += (w * a) ** 2  # df = 0: idf = A
+            else:
+                cols.append(col)
+                tf.append(w)
+        col_array = np.array(cols, dtype=np.int64)
+        weights = np.array(tf, dtype=np.float64) * (a - b[col_array])
+        return _Query(col_array, weights, math.sqrt(float(weights @ weights) + unknown), a, b)
+
+    def _score_kind(self, kind: str, terms: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        shard = self._shard(kind)
+        items = _positive_counts(terms)
+        with self._lock:
+            q = self._query(items)
+            if shard.p_ids.size + shard.dead > self._merge_threshold:
+                shard.merge(q.b)
+            else:
+                shard.sync(q.b)
+            ids, cos, alive = shard.cosines(q)
+        # Rank on the float32 values callers see, so equal reported scores are ties.
+        return ids, cos.astype(np.float32), alive
