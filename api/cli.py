@@ -227,6 +227,7 @@ def calibrate(dataset: Path, out: Path | None) -> None:
     calibration.save(target)
     click.echo(f"fitted on {report['pairs']} pairs ({report['positives']} relevant) -> {target}")
     click.echo(f"weights {calibration.weights}, bias {calibration.bias}")
+    click.echo(f"need->offer nDCG@10 with each S3 area held out of the fit: {report['held_out_ndcg@10']:.3f}")
     click.echo(
         f"delivery rule: threshold {calibration.threshold}, top {calibration.top_k}, margin {calibration.margin}; "
         f"on this set: {report['delivery']}"

@@ -51,3 +51,18 @@ MUSEUM_NEED = {
     "s3_area": "culture_creative",
     "trl": 7,
 }
+# The lab of VISION_OFFER, writing in English: it must still meet the Italian VISION_NEED.
+VISION_OFFER_EN = {
+    "kind": "offer",
+    "title": "Machine vision and deep learning for surface defect inspection",
+    "description": (
+        "Our laboratory develops machine vision systems based on convolutional neural networks "
+        "for the automatic detection of surface defects on machined metal parts: cracks, "
+        "scratches, burrs and porosity. We run optical benches with high-speed cameras and "
+        "structured lighting, already validated on production lines at mechanical companies in "
+        "Emilia-Romagna, and support quality control teams in moving from manual visual checks."
+    ),
+    "keywords": ["machine vision", "deep learning", "surface defects", "quality control"],
+    "s3_area": "mechatronics_automotive",
+    "trl": 6,
+}

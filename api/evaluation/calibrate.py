@@ -16,24 +16,24 @@ from typing import Any
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from api.evaluation.dataset import EvalSet
+from api.evaluation.dataset import EvalPosting, EvalSet
 from api.evaluation.harness import LoadedSet, loaded
-from api.evaluation.metrics import delivery_metrics
+from api.evaluation.metrics import delivery_metrics, ranking_metrics
 from api.matching.ranking import Candidate, deliverable, pair_features
 from embeddings.encoder import Encoder
 from embeddings.scoring import Calibration
 
-THRESHOLDS = [round(t, 2) for t in np.arange(0.05, 0.95, 0.05)]
+THRESHOLDS = [round(float(t), 2) for t in np.arange(0.05, 0.95, 0.05)]
 TOP_KS = (2, 3, 4)
 MARGINS = (0.1, 0.2, 0.3)
 MIN_PRECISION, MIN_SILENCE = 0.8, 0.7
 
 
-def labelled_pairs(data: LoadedSet) -> tuple[np.ndarray, np.ndarray]:
+def labelled_pairs(data: LoadedSet, needs: list[EvalPosting] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Features and labels (grade >= 1) of every need/offer pair of different organisations."""
     rows, labels = [], []
     offers = data.eval_set.offers
-    for need in data.eval_set.needs:
+    for need in data.eval_set.needs if needs is None else needs:
         probe = data.replica.probe(data.db_id[need.id])
         others = [o for o in offers if o.org_name != need.org_name]
         rows.append(pair_features(data.replica, probe, [data.db_id[o.id] for o in others]))
@@ -54,15 +54,38 @@ def delivered_by_rule(
     return pairs
 
 
+def fit_weights(
+    features: np.ndarray, labels: np.ndarray, regularisation: float
+) -> tuple[tuple[float, ...], float]:
+    model = LogisticRegression(C=regularisation, max_iter=5000).fit(features, labels)
+    return tuple(round(float(w), 4) for w in model.coef_[0]), round(float(model.intercept_[0]), 4)
+
+
+def held_out_ndcg(data: LoadedSet, candidates: int, regularisation: float) -> float:
+    """need->offer nDCG@10 with the needs of each S3 area ranked by weights fitted without them."""
+    eval_set, rankings = data.eval_set, {}
+    for area in sorted({n.s3_area for n in eval_set.needs}):
+        held_out = [n for n in eval_set.needs if n.s3_area == area]
+        features, labels = labelled_pairs(data, [n for n in eval_set.needs if n.s3_area != area])
+        weights, bias = fit_weights(features, labels, regularisation)
+        ranking_of = data.ranking_of(Calibration(weights, bias, 0.5, 3, 0.2), candidates)
+        for need in held_out:
+            rankings[need.id] = [data.set_id[c.posting_id] for c in ranking_of(data.db_id[need.id])]
+    relevant: dict[str, dict[str, int]] = {n.id: {} for n in eval_set.needs}
+    for (need_id, offer_id), grade in eval_set.grades.items():
+        relevant[need_id][offer_id] = grade
+    return ranking_metrics(rankings, relevant)["ndcg@10"]
+
+
 def calibrate(
     eval_set: EvalSet, encoder: Encoder, *, candidates: int, regularisation: float = 100.0
 ) -> tuple[Calibration, dict[str, Any]]:
     with loaded(eval_set, encoder) as data:
         features, labels = labelled_pairs(data)
-        model = LogisticRegression(C=regularisation, max_iter=5000).fit(features, labels)
+        weights, bias = fit_weights(features, labels, regularisation)
         fitted = Calibration(
-            weights=tuple(round(float(w), 4) for w in model.coef_[0]),
-            bias=round(float(model.intercept_[0]), 4),
+            weights=weights,
+            bias=bias,
             threshold=0.5,
             top_k=3,
             margin=0.2,
@@ -81,6 +104,10 @@ def calibrate(
             key = (metrics["f1"], threshold)
             if best is None or key > best[0]:
                 best = (key, rule, metrics)
-    if best is None:
-        return fitted, {"pairs": len(labels), "positives": int(labels.sum()), "delivery": None}
-    return best[1], {"pairs": len(labels), "positives": int(labels.sum()), "delivery": best[2]}
+        report = {
+            "pairs": len(labels),
+            "positives": int(labels.sum()),
+            "held_out_ndcg@10": held_out_ndcg(data, candidates, regularisation),
+            "delivery": best[2] if best else None,
+        }
+    return (best[1] if best else fitted), report

@@ -107,13 +107,14 @@ class IndexReplica:
             count = 0
             with tqdm(total=total, desc="indexing", unit="posting", disable=not progress) as bar:
                 for chunk in rows.partitions(FULL_LOAD_CHUNK):
-                    self._apply(chunk)
+                    self.apply(chunk)
                     count += len(chunk)
                     bar.update(len(chunk))
             self._synced_from = started
             return count
 
-    def _apply(self, rows: list) -> None:  # type: ignore[type-arg]
+    def apply(self, rows: list) -> None:  # type: ignore[type-arg]
+        """Apply embedding rows as the catch-up query returns them (posting facts joined)."""
         for kind in KINDS:
             active = [r for r in rows if r.kind == kind and r.active and r.head_vector is not None]
             inactive = [r.posting_id for r in rows if r.kind == kind and not r.active]

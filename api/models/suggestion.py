@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.models.base import Base, UTCDateTime, utcnow
 from api.models.posting import Posting
+from api.models.user import User
 
 
 class Suggestion(Base):
@@ -40,3 +41,4 @@ class Suggestion(Base):
 
     need: Mapped[Posting] = relationship(foreign_keys=[need_id], lazy="joined")
     offer: Mapped[Posting] = relationship(foreign_keys=[offer_id], lazy="joined")
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])

@@ -1,4 +1,4 @@
-"""HTTP endpoints for suggestions: list, read, answer."""
+"""HTTP endpoints for suggestions: list, read, answer, reject."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from api.models import Suggestion, User
 from api.models.enums import SuggestionStatus
 from api.postings.schemas import PostingRead
 from api.suggestions import service
-from api.suggestions.schemas import SuggestionRead, SuggestionResponseRequest
+from api.suggestions.schemas import SuggestionRead, SuggestionRejection, SuggestionResponseRequest
 
 router = APIRouter(prefix="/suggestions", tags=["suggestions"])
 
@@ -35,6 +35,7 @@ def _read(session: Session, user: User, suggestion: Suggestion) -> SuggestionRea
         need_interested=suggestion.need_interested,
         offer_interested=suggestion.offer_interested,
         contact=contact,
+        feedback=service.feedback_of(suggestion) if service.is_reviewer(user, suggestion) else None,
         created_at=suggestion.created_at,
         updated_at=suggestion.updated_at,
     )
@@ -77,5 +78,14 @@ def respond(
         suggestion_id=suggestion_id,
         interested=body.interested,
         reason=body.reason,
+    )
+    return _read(uow.session, user, suggestion)
+
+
+@router.post("/{suggestion_id}/rejection", response_model=SuggestionRead)
+def reject(suggestion_id: int, body: SuggestionRejection, user: CurrentUser, uow: UowDep) -> SuggestionRead:
+    """A facilitator rejects a suggested pair, with the reason; it is never suggested again."""
+    suggestion = service.reject(
+        uow.session, jobs=uow.jobs, user=user, suggestion_id=suggestion_id, reason=body.reason
     )
     return _read(uow.session, user, suggestion)

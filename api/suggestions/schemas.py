@@ -24,8 +24,15 @@ class SuggestionRead(BaseModel):
     contact: dict[str, Any] | None = Field(
         None, description="The other side's contact, once both sides are interested"
     )
+    feedback: dict[str, Any] | None = Field(
+        None, description="The parties' answers and a facilitator's rejection, shown to facilitators"
+    )
     created_at: datetime
     updated_at: datetime
+
+
+class SuggestionRejection(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000, description="Why this pair is not a good match")
 
 
 class SuggestionResponseRequest(BaseModel):

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, aliased
 from api.errors import Forbidden, InvalidInput, NotFound
 from api.jobs import DISPATCH_NOTIFICATIONS, JobBuffer
 from api.models import Organisation, Posting, Suggestion, User
+from api.models.base import utcnow
 from api.models.enums import NotificationKind, Role, SuggestionStatus
 from api.notifications.service import notify_organisation
 
@@ -139,6 +140,54 @@ def _introduce(session: Session, *, jobs: JobBuffer, suggestion: Suggestion) -> 
             dedupe_key=f"suggestion:{suggestion.id}:introduced",
         )
     _dispatch(session, jobs, created)
+
+
+def is_reviewer(user: User, suggestion: Suggestion) -> bool:
+    """Admins, and facilitators of the need's or the offer's cluster."""
+    if user.role == Role.admin.value:
+        return True
+    areas = {suggestion.need.s3_area, suggestion.offer.s3_area}
+    return user.role == Role.facilitator.value and bool(areas & set(user.clusters or []))
+
+
+def reject(session: Session, *, jobs: JobBuffer, user: User, suggestion_id: int, reason: str) -> Suggestion:
+    """A facilitator judges the pair a bad match: it is withdrawn and never suggested again."""
+    suggestion = get_suggestion(session, user=user, suggestion_id=suggestion_id)
+    if not is_reviewer(user, suggestion):
+        raise Forbidden("Only a facilitator of the pair's clusters can reject a suggestion.")
+    if suggestion.status != SuggestionStatus.delivered.value:
+        raise InvalidInput(
+            f"Suggestion {suggestion_id} is {suggestion.status}: only a delivered one can be rejected."
+        )
+    suggestion.status = SuggestionStatus.rejected.value
+    suggestion.review_reason = reason.strip()
+    suggestion.reviewed_by_id = user.id
+    suggestion.reviewed_at = utcnow()
+    created = []
+    for side in (suggestion.need, suggestion.offer):
+        # The parties learn the suggestion is gone, not the facilitator's internal reason.
+        created += notify_organisation(
+            session,
+            organisation_id=side.organisation_id,
+            kind=NotificationKind.suggestion_withdrawn.value,
+            payload={**summary_payload(suggestion), "by": "facilitator"},
+            dedupe_key=f"suggestion:{suggestion.id}:rejected",
+        )
+    _dispatch(session, jobs, created)
+    return suggestion
+
+
+def feedback_of(suggestion: Suggestion) -> dict[str, Any]:
+    """What the parties and the facilitators said of a pair (for facilitators' eyes)."""
+    return {
+        "need_interested": suggestion.need_interested,
+        "need_reason": suggestion.need_reason,
+        "offer_interested": suggestion.offer_interested,
+        "offer_reason": suggestion.offer_reason,
+        "review_reason": suggestion.review_reason,
+        "reviewed_by": suggestion.reviewed_by.email if suggestion.reviewed_by else None,
+        "reviewed_at": suggestion.reviewed_at.isoformat() if suggestion.reviewed_at else None,
+    }
 
 
 def withdraw_open_suggestions(session: Session, *, jobs: JobBuffer, posting: Posting) -> int:

@@ -189,3 +189,38 @@ def test_both_answering_at_the_same_moment_still_introduces_them(client, pair):
     with pair["sessions"]() as session:
         statuses = session.scalars(select(Suggestion.status).where(Suggestion.id.in_(ids))).all()
     assert statuses == ["introduced"] * len(ids)
+
+
+def test_a_facilitator_rejects_with_a_reason_that_only_facilitators_read(client, pair):
+    url = f"/api/v1/suggestions/{pair['suggestion_id']}"
+    mech, agri = login(client, "fac-mech@example.it"), login(client, "fac-agri@example.it")
+    reason = {"reason": "Il laboratorio non lavora su leghe leggere"}
+    assert client.post(f"{url}/rejection", json=reason, headers=pair["company"]["headers"]).status_code == 403
+    assert client.post(f"{url}/rejection", json=reason, headers=agri).status_code == 404
+    empty = client.post(f"{url}/rejection", json={"reason": ""}, headers=mech)
+    assert empty.status_code == 422 and "reason" in empty.json()["detail"]
+
+    rejected = client.post(f"{url}/rejection", json=reason, headers=mech)
+    assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    feedback = client.get(url, headers=mech).json()["feedback"]
+    assert feedback["review_reason"] == reason["reason"]
+    assert feedback["reviewed_by"] == "fac-mech@example.it"
+    party_view = client.get(url, headers=pair["company"]["headers"]).json()
+    assert party_view["status"] == "rejected" and party_view["feedback"] is None
+    notices = client.get("/api/v1/notifications", headers=pair["lab"]["headers"]).json()
+    assert any(
+        n["kind"] == "suggestion.withdrawn" and n["payload"].get("by") == "facilitator" for n in notices
+    )
+    again = client.post(f"{url}/rejection", json=reason, headers=mech)
+    assert again.status_code == 422 and "rejected" in again.json()["detail"]
+
+
+def test_facilitators_read_the_parties_reasons_for_declining(client, pair):
+    url = f"/api/v1/suggestions/{pair['suggestion_id']}"
+    client.post(
+        f"{url}/response",
+        json={"interested": False, "reason": "Budget non disponibile"},
+        headers=pair["lab"]["headers"],
+    )
+    feedback = client.get(url, headers=login(client, "fac-mech@example.it")).json()["feedback"]
+    assert feedback["offer_interested"] is False and feedback["offer_reason"] == "Budget non disponibile"

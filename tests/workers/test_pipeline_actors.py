@@ -6,16 +6,19 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
+from api.auth.service import create_user
 from api.db import unit_of_work
 from api.jobs import EMBED_POSTING, MATCH_POSTING, JobBuffer
 from api.models import Embedding, Notification, Posting, Suggestion
 from api.models.base import utcnow
+from api.models.enums import Role
 from api.pipeline.service import ReconcilePolicy, reconcile
 from api.postings.schemas import PostingUpdate
 from api.postings.service import close_posting, update_posting
+from api.suggestions.service import reject
 from embeddings.scoring import default_calibration
 from tests import factories
-from tests.samples import MUSEUM_NEED, VISION_NEED, VISION_OFFER, WINE_OFFER
+from tests.samples import MUSEUM_NEED, VISION_NEED, VISION_OFFER, VISION_OFFER_EN, WINE_OFFER
 
 
 def publish(pipeline, *bodies):  # type: ignore[no-untyped-def]
@@ -55,6 +58,48 @@ def test_a_matching_pair_gets_one_suggestion_with_reasons_and_both_sides_are_not
         assert "shared_concepts" in codes and "same_area" in codes
         assert session.scalar(select(func.count()).select_from(Embedding)) == 2
     assert count(pipeline, Notification, Notification.kind == "suggestion.new") == 2
+
+
+def test_an_italian_need_meets_an_english_offer_with_reasons_across_languages(pipeline):
+    need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER_EN)
+    with pipeline.sessions() as session:
+        suggestion = session.scalar(select(Suggestion))
+        assert suggestion is not None and (suggestion.need_id, suggestion.offer_id) == (need_id, offer_id)
+        reasons = {r["code"]: r for r in suggestion.explanation["reasons"]}
+        assert "across_languages" in reasons
+        # The Italian wording faces the English one, e.g. "difetti superficiali ↔ surface defects".
+        assert "↔" in reasons["shared_concepts"]["en"], reasons["shared_concepts"]
+        assert suggestion.score_parts["across"] == 1.0
+
+
+def test_a_rejected_pair_is_never_suggested_again_even_after_an_edit(pipeline):
+    need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
+    jobs = JobBuffer()
+    with unit_of_work(pipeline.sessions) as session:
+        facilitator = create_user(
+            session,
+            email="facilitator@example.it",
+            password="a-long-password",
+            role=Role.facilitator,
+            clusters=["mechatronics_automotive"],
+        )
+        suggestion_id = session.scalar(select(Suggestion.id))
+        reject(session, jobs=jobs, user=facilitator, suggestion_id=suggestion_id, reason="Già provato")
+        update_posting(
+            session,
+            jobs=jobs,
+            user=factories.owner_of(session, need_id),
+            posting_id=need_id,
+            data=PostingUpdate(description=VISION_NEED["description"] + " Budget di 80.000 euro."),
+        )
+    pipeline.send(jobs)
+    pipeline.drain()
+    assert states(pipeline, [need_id]) == {need_id: "matched"}
+    with pipeline.sessions() as session:
+        assert session.get(Embedding, need_id).posting_revision == 2
+        (suggestion,) = session.scalars(select(Suggestion)).all()
+        assert suggestion.status == "rejected" and suggestion.review_reason == "Già provato"
+    assert count(pipeline, Notification, Notification.kind == "suggestion.new") == 2  # none after the edit
 
 
 def test_an_unrelated_pair_gets_no_suggestion(pipeline):
