@@ -185,6 +185,7 @@ def eval_command(dataset: Path, as_json: bool) -> None:
     from embeddings.encoder import Encoder
 
     settings = _settings()
+    _quiet_pipeline_logs()
     eval_set = _load_or_fail(load_eval_set, dataset)
     result = evaluate(eval_set, Encoder(settings.embedding_model), MatchPolicy.from_settings(settings))
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
@@ -219,6 +220,7 @@ def calibrate(dataset: Path, out: Path | None) -> None:
     from embeddings.encoder import Encoder
 
     settings = _settings()
+    _quiet_pipeline_logs()
     eval_set = _load_or_fail(load_eval_set, dataset)
     calibration, report = fit(
         eval_set, Encoder(settings.embedding_model), candidates=settings.match_candidates
@@ -232,6 +234,14 @@ def calibrate(dataset: Path, out: Path | None) -> None:
         f"delivery rule: threshold {calibration.threshold}, top {calibration.top_k}, margin {calibration.margin}; "
         f"on this set: {report['delivery']}"
     )
+
+
+def _quiet_pipeline_logs() -> None:
+    """An evaluation runs the pipeline over a whole data set: its per-posting logs would drown the report."""
+    import logging
+
+    for name in ("api", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _load_or_fail(loader, path: Path):  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from api.db import sessions_for, unit_of_work
@@ -44,7 +45,7 @@ class LoadedSet:
     """The data set inside a throwaway database and a fresh replica."""
 
     eval_set: EvalSet
-    sessions: Any
+    sessions: sessionmaker[Session]
     replica: IndexReplica
     db_id: dict[str, int]  # data set id -> posting id
     set_id: dict[int, str]  # posting id -> data set id
@@ -79,7 +80,7 @@ def loaded(eval_set: EvalSet, encoder: Encoder, *, sync_margin: float = 120) -> 
             sessions.kw["bind"].dispose()
 
 
-def _insert(sessions: Any, eval_set: EvalSet) -> dict[str, int]:
+def _insert(sessions: sessionmaker[Session], eval_set: EvalSet) -> dict[str, int]:
     db_id: dict[str, int] = {}
     with unit_of_work(sessions) as session:
         organisations: dict[str, Organisation] = {}
@@ -105,7 +106,7 @@ def _insert(sessions: Any, eval_set: EvalSet) -> dict[str, int]:
     return db_id
 
 
-def _embed(sessions: Any, encoder: Encoder, model: str, posting_ids: list[int]) -> None:
+def _embed(sessions: sessionmaker[Session], encoder: Encoder, model: str, posting_ids: list[int]) -> None:
     with sessions() as session:
         tasks = [
             task_for(p, p.revision)

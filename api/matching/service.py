@@ -110,7 +110,9 @@ def match_posting(
             notifications += _announce(
                 session, suggestion, revision=f"{suggestion.need.revision}.{suggestion.offer.revision}"
             )
-    notifications += _rescore_existing(session, replica, policy, probe, keep={c.posting_id for c in chosen})
+    notifications += _rescore_existing(
+        session, replica, policy, probe, revision=revision, keep={c.posting_id for c in chosen}
+    )
 
     posting.pipeline_state = PipelineState.matched.value
     posting.pipeline_error = None
@@ -209,9 +211,17 @@ def _announce(session: Session, suggestion: Suggestion, *, revision: str) -> lis
 
 
 def _rescore_existing(
-    session: Session, replica: IndexReplica, policy: MatchPolicy, probe: Probe, *, keep: set[int]
+    session: Session,
+    replica: IndexReplica,
+    policy: MatchPolicy,
+    probe: Probe,
+    *,
+    revision: int,
+    keep: set[int],
 ) -> list[Notification]:
     """After an edit, pairs found earlier are scored again; those below the threshold go."""
+    if revision == 1:
+        return []
     open_pairs = session.scalars(
         select(Suggestion).where(
             or_(Suggestion.need_id == probe.posting_id, Suggestion.offer_id == probe.posting_id),
