@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse
 
 from api import health
 from api.auth.endpoints import router as auth_router
+from api.clusters.endpoints import router as clusters_router
 from api.db import make_engine, make_sessionmaker
 from api.deps import Resources
 from api.errors import DomainError
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     v1 = APIRouter(prefix="/api/v1")
-    for router in (auth_router, postings_router, suggestions_router, notifications_router):
+    for router in (auth_router, postings_router, suggestions_router, notifications_router, clusters_router):
         v1.include_router(router)
     app.include_router(v1)
     app.include_router(health.router)

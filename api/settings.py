@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     match_candidates: int = 50
     match_calibration: Path = DEFAULT_CALIBRATION
     match_max_per_posting: int = 10
+    # Review policy for clusters without their own: None sends every new suggestion to the
+    # facilitators first; a score (e.g. 0.9) delivers suggestions at or above it directly.
+    review_auto_deliver_above: float | None = None
 
     # Pipeline reliability.
     reconcile_interval_seconds: float = 15.0

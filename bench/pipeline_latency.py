@@ -49,6 +49,8 @@ def main() -> None:
         "CLUSTERMATCH_REDIS_URL": redis_url(settings),
         "CLUSTERMATCH_PORT": str(args.port),
         "CLUSTERMATCH_LOG_LEVEL": "WARNING",
+        # Time the machine, not a facilitator: suggestions go straight to the parties.
+        "CLUSTERMATCH_REVIEW_AUTO_DELIVER_ABOVE": "0",
     }
 
     def run(cmd):

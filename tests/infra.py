@@ -123,6 +123,8 @@ def test_settings(*, database_url: str, redis_url: str, data_dir: Path, **overri
         secret_key="test-secret-key-that-is-long-enough-for-hs256",
         reconcile_interval_seconds=1.0,
         reconcile_stale_seconds=3.0,
+        # Most tests follow a suggestion to the parties; the review tests set their own policy.
+        review_auto_deliver_above=0.0,
     )
     values.update(overrides)
     return Settings(**values)

@@ -13,17 +13,17 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from api.clusters.service import initial_status
 from api.jobs import DISPATCH_NOTIFICATIONS, EMBED_POSTING, JobBuffer
 from api.matching.explain import PostingSummary, explanation_of
 from api.matching.ranking import Candidate, deliverable, rank, score_against
 from api.matching.replica import IndexReplica, PostingFacts, Probe, vector_from_bytes
 from api.models import Embedding, Notification, Posting, Suggestion
 from api.models.base import utcnow
-from api.models.enums import NotificationKind, PipelineState, PostingStatus, SuggestionStatus
-from api.notifications.service import notify_organisation
+from api.models.enums import PipelineState, PostingStatus, SuggestionStatus
 from api.postings.service import open_at_revision
 from api.settings import Settings
-from api.suggestions.service import summary_payload, withdraw
+from api.suggestions.service import OPEN_STATUSES, announce, withdraw
 from embeddings.concepts import concept_side
 from embeddings.scoring import Calibration
 
@@ -35,11 +35,17 @@ class MatchPolicy:
     candidates: int  # per retriever (vector and lexical)
     calibration: Calibration
     max_per_posting: int
+    auto_deliver_above: float | None = None  # review policy of clusters without their own
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MatchPolicy:
         calibration = Calibration.load(settings.match_calibration)
-        return cls(settings.match_candidates, calibration, settings.match_max_per_posting)
+        return cls(
+            settings.match_candidates,
+            calibration,
+            settings.match_max_per_posting,
+            settings.review_auto_deliver_above,
+        )
 
 
 def probe_of(posting: Posting, embedding: Embedding) -> Probe:
@@ -107,9 +113,7 @@ def match_posting(
         suggestion, is_new = _upsert_suggestion(session, replica, policy, posting, other, candidate)
         if is_new:
             created += 1
-            notifications += _announce(
-                session, suggestion, revision=f"{suggestion.need.revision}.{suggestion.offer.revision}"
-            )
+            notifications += announce(session, suggestion)
     notifications += _rescore_existing(
         session, replica, policy, probe, revision=revision, keep={c.posting_id for c in chosen}
     )
@@ -146,11 +150,12 @@ def _upsert_suggestion(
     if existing is not None:
         if existing.status != SuggestionStatus.withdrawn.value:
             return existing, False
-        existing.status = SuggestionStatus.delivered.value
+        existing.status = _first_status(session, policy, posting, other, candidate)
         existing.need_interested = existing.offer_interested = None
         _apply_score(existing, replica, policy, candidate)
         return existing, True
-    suggestion = Suggestion(need_id=need_id, offer_id=offer_id, status=SuggestionStatus.delivered.value)
+    status = _first_status(session, policy, posting, other, candidate)
+    suggestion = Suggestion(need_id=need_id, offer_id=offer_id, status=status)
     suggestion.need, suggestion.offer = (posting, other) if posting.kind == "need" else (other, posting)
     _apply_score(suggestion, replica, policy, candidate)
     try:
@@ -161,6 +166,14 @@ def _upsert_suggestion(
         return _find_pair(session, need_id, offer_id), False  # type: ignore[return-value]
     session.refresh(suggestion)
     return suggestion, True
+
+
+def _first_status(
+    session: Session, policy: MatchPolicy, posting: Posting, other: Posting, candidate: Candidate
+) -> str:
+    """Waiting for a facilitator, unless the clusters' policies let a score this high through."""
+    areas = {posting.s3_area, other.s3_area}
+    return initial_status(session, areas, candidate.score, default=policy.auto_deliver_above)
 
 
 def _find_pair(session: Session, need_id: int, offer_id: int) -> Suggestion | None:
@@ -197,19 +210,6 @@ def _summary_of(posting: Posting) -> PostingSummary:
     )
 
 
-def _announce(session: Session, suggestion: Suggestion, *, revision: str) -> list[Notification]:
-    created = []
-    for side in (suggestion.need, suggestion.offer):
-        created += notify_organisation(
-            session,
-            organisation_id=side.organisation_id,
-            kind=NotificationKind.suggestion_new.value,
-            payload=summary_payload(suggestion),
-            dedupe_key=f"suggestion:{suggestion.id}:new:{revision}",
-        )
-    return created
-
-
 def _rescore_existing(
     session: Session,
     replica: IndexReplica,
@@ -225,7 +225,7 @@ def _rescore_existing(
     open_pairs = session.scalars(
         select(Suggestion).where(
             or_(Suggestion.need_id == probe.posting_id, Suggestion.offer_id == probe.posting_id),
-            Suggestion.status == SuggestionStatus.delivered.value,
+            Suggestion.status.in_(OPEN_STATUSES),
         )
     ).unique()
     notifications: list[Notification] = []
@@ -238,6 +238,5 @@ def _rescore_existing(
             if candidate.score >= policy.calibration.threshold:
                 _apply_score(suggestion, replica, policy, candidate)
                 continue
-        for side in (suggestion.need, suggestion.offer):
-            notifications += withdraw(session, suggestion=suggestion, notify_org_of=side)
+        notifications += withdraw(session, suggestion=suggestion, notify=(suggestion.need, suggestion.offer))
     return notifications

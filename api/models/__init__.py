@@ -1,6 +1,7 @@
 """All ORM models, one module per table."""
 
 from api.models.base import Base
+from api.models.cluster_policy import ClusterPolicy
 from api.models.embedding import Embedding
 from api.models.notification import Notification
 from api.models.organisation import Organisation
@@ -8,4 +9,13 @@ from api.models.posting import Posting
 from api.models.suggestion import Suggestion
 from api.models.user import User
 
-__all__ = ["Base", "Embedding", "Notification", "Organisation", "Posting", "Suggestion", "User"]
+__all__ = [
+    "Base",
+    "ClusterPolicy",
+    "Embedding",
+    "Notification",
+    "Organisation",
+    "Posting",
+    "Suggestion",
+    "User",
+]

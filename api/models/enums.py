@@ -57,6 +57,7 @@ class PipelineState(StrEnum):
 
 
 class SuggestionStatus(StrEnum):
+    pending_review = "pending_review"  # waiting for a facilitator of the pair's clusters
     delivered = "delivered"  # both parties can see it and answer
     introduced = "introduced"  # both said they are interested: contacts exchanged
     declined = "declined"  # one party said it is not interested
@@ -66,6 +67,7 @@ class SuggestionStatus(StrEnum):
 
 class NotificationKind(StrEnum):
     suggestion_new = "suggestion.new"
+    suggestion_review = "suggestion.review"  # to facilitators: a suggestion waits for review
     suggestion_introduced = "suggestion.introduced"
     suggestion_declined = "suggestion.declined"
     suggestion_withdrawn = "suggestion.withdrawn"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +24,12 @@ def notify_organisation(
 ) -> list[Notification]:
     """One notification for each user of the organisation; repeats of dedupe_key are ignored."""
     users = session.scalars(select(User).where(User.organisation_id == organisation_id)).all()
+    return notify_users(session, users, kind=kind, payload=payload, dedupe_key=dedupe_key)
+
+
+def notify_users(
+    session: Session, users: Iterable[User], *, kind: str, payload: dict[str, Any], dedupe_key: str
+) -> list[Notification]:
     created = []
     for user in users:
         exists = session.scalar(

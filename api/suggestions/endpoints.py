@@ -1,4 +1,4 @@
-"""HTTP endpoints for suggestions: list, read, answer, reject."""
+"""HTTP endpoints for suggestions: list, read, answer; approve or reject (facilitators)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,12 @@ from api.models import Suggestion, User
 from api.models.enums import SuggestionStatus
 from api.postings.schemas import PostingRead
 from api.suggestions import service
-from api.suggestions.schemas import SuggestionRead, SuggestionRejection, SuggestionResponseRequest
+from api.suggestions.schemas import (
+    SuggestionApproval,
+    SuggestionRead,
+    SuggestionRejection,
+    SuggestionResponseRequest,
+)
 
 router = APIRouter(prefix="/suggestions", tags=["suggestions"])
 
@@ -78,6 +83,15 @@ def respond(
         suggestion_id=suggestion_id,
         interested=body.interested,
         reason=body.reason,
+    )
+    return _read(uow.session, user, suggestion)
+
+
+@router.post("/{suggestion_id}/approval", response_model=SuggestionRead)
+def approve(suggestion_id: int, body: SuggestionApproval, user: CurrentUser, uow: UowDep) -> SuggestionRead:
+    """A facilitator lets a suggestion waiting for review go out to both parties."""
+    suggestion = service.approve(
+        uow.session, jobs=uow.jobs, user=user, suggestion_id=suggestion_id, note=body.note
     )
     return _read(uow.session, user, suggestion)
 

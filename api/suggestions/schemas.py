@@ -31,6 +31,10 @@ class SuggestionRead(BaseModel):
     updated_at: datetime
 
 
+class SuggestionApproval(BaseModel):
+    note: str | None = Field(None, max_length=2000, description="Kept for the facilitators")
+
+
 class SuggestionRejection(BaseModel):
     reason: str = Field(min_length=3, max_length=2000, description="Why this pair is not a good match")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Select, or_, select
@@ -12,9 +13,11 @@ from api.jobs import DISPATCH_NOTIFICATIONS, JobBuffer
 from api.models import Organisation, Posting, Suggestion, User
 from api.models.base import utcnow
 from api.models.enums import NotificationKind, Role, SuggestionStatus
-from api.notifications.service import notify_organisation
+from api.notifications.service import notify_organisation, notify_users
 
-OPEN_STATUSES = (SuggestionStatus.delivered.value,)
+OPEN_STATUSES = (SuggestionStatus.pending_review.value, SuggestionStatus.delivered.value)
+# What the parties never see: suggestions a facilitator has not approved, or rejected.
+HIDDEN_FROM_PARTIES = (SuggestionStatus.pending_review.value, SuggestionStatus.rejected.value)
 
 
 def _visible_query(user: User) -> Select[tuple[Suggestion]]:
@@ -29,7 +32,8 @@ def _visible_query(user: User) -> Select[tuple[Suggestion]]:
     if user.role == Role.facilitator.value:
         return query.where(or_(need.s3_area.in_(user.clusters), offer.s3_area.in_(user.clusters)))
     return query.where(
-        or_(need.organisation_id == user.organisation_id, offer.organisation_id == user.organisation_id)
+        or_(need.organisation_id == user.organisation_id, offer.organisation_id == user.organisation_id),
+        Suggestion.status.not_in(HIDDEN_FROM_PARTIES),
     )
 
 
@@ -150,31 +154,86 @@ def is_reviewer(user: User, suggestion: Suggestion) -> bool:
     return user.role == Role.facilitator.value and bool(areas & set(user.clusters or []))
 
 
-def reject(session: Session, *, jobs: JobBuffer, user: User, suggestion_id: int, reason: str) -> Suggestion:
-    """A facilitator judges the pair a bad match: it is withdrawn and never suggested again."""
-    suggestion = get_suggestion(session, user=user, suggestion_id=suggestion_id)
-    if not is_reviewer(user, suggestion):
-        raise Forbidden("Only a facilitator of the pair's clusters can reject a suggestion.")
-    if suggestion.status != SuggestionStatus.delivered.value:
-        raise InvalidInput(
-            f"Suggestion {suggestion_id} is {suggestion.status}: only a delivered one can be rejected."
+def announce(session: Session, suggestion: Suggestion) -> list:
+    """Tell whoever acts next: both parties when it is delivered, the facilitators when it waits."""
+    if suggestion.status == SuggestionStatus.pending_review.value:
+        return notify_users(
+            session,
+            reviewers_of(session, suggestion),
+            kind=NotificationKind.suggestion_review.value,
+            payload=summary_payload(suggestion),
+            dedupe_key=f"suggestion:{suggestion.id}:review:{_revisions(suggestion)}",
         )
-    suggestion.status = SuggestionStatus.rejected.value
-    suggestion.review_reason = reason.strip()
-    suggestion.reviewed_by_id = user.id
-    suggestion.reviewed_at = utcnow()
     created = []
     for side in (suggestion.need, suggestion.offer):
-        # The parties learn the suggestion is gone, not the facilitator's internal reason.
         created += notify_organisation(
             session,
             organisation_id=side.organisation_id,
-            kind=NotificationKind.suggestion_withdrawn.value,
-            payload={**summary_payload(suggestion), "by": "facilitator"},
-            dedupe_key=f"suggestion:{suggestion.id}:rejected",
+            kind=NotificationKind.suggestion_new.value,
+            payload=summary_payload(suggestion),
+            dedupe_key=f"suggestion:{suggestion.id}:new:{_revisions(suggestion)}",
         )
-    _dispatch(session, jobs, created)
+    return created
+
+
+def _revisions(suggestion: Suggestion) -> str:
+    return f"{suggestion.need.revision}.{suggestion.offer.revision}"
+
+
+def reviewers_of(session: Session, suggestion: Suggestion) -> list[User]:
+    """The facilitators of the need's and of the offer's cluster."""
+    areas = {suggestion.need.s3_area, suggestion.offer.s3_area}
+    facilitators = session.scalars(select(User).where(User.role == Role.facilitator.value).order_by(User.id))
+    return [user for user in facilitators if areas & set(user.clusters or [])]
+
+
+def approve(
+    session: Session, *, jobs: JobBuffer, user: User, suggestion_id: int, note: str | None
+) -> Suggestion:
+    """A facilitator lets a waiting suggestion go out to both parties."""
+    suggestion = _reviewable(session, user, suggestion_id, allowed=(SuggestionStatus.pending_review.value,))
+    suggestion.status = SuggestionStatus.delivered.value
+    _record_review(suggestion, user, note)
+    _dispatch(session, jobs, announce(session, suggestion))
     return suggestion
+
+
+def reject(session: Session, *, jobs: JobBuffer, user: User, suggestion_id: int, reason: str) -> Suggestion:
+    """A facilitator judges the pair a bad match: hidden from the parties, never suggested again."""
+    suggestion = _reviewable(session, user, suggestion_id, allowed=OPEN_STATUSES)
+    was_delivered = suggestion.status == SuggestionStatus.delivered.value
+    suggestion.status = SuggestionStatus.rejected.value
+    _record_review(suggestion, user, reason)
+    if was_delivered:
+        created = []
+        for side in (suggestion.need, suggestion.offer):
+            # The parties learn the suggestion is gone, not the facilitator's internal reason.
+            created += notify_organisation(
+                session,
+                organisation_id=side.organisation_id,
+                kind=NotificationKind.suggestion_withdrawn.value,
+                payload={**summary_payload(suggestion), "by": "facilitator"},
+                dedupe_key=f"suggestion:{suggestion.id}:rejected",
+            )
+        _dispatch(session, jobs, created)
+    return suggestion
+
+
+def _reviewable(session: Session, user: User, suggestion_id: int, *, allowed: tuple[str, ...]) -> Suggestion:
+    suggestion = get_suggestion(session, user=user, suggestion_id=suggestion_id)
+    if not is_reviewer(user, suggestion):
+        raise Forbidden("Only a facilitator of the pair's clusters can review a suggestion.")
+    if suggestion.status not in allowed:
+        raise InvalidInput(
+            f"Suggestion {suggestion_id} is {suggestion.status}: it can no longer be reviewed."
+        )
+    return suggestion
+
+
+def _record_review(suggestion: Suggestion, user: User, note: str | None) -> None:
+    suggestion.review_reason = (note or "").strip() or None
+    suggestion.reviewed_by_id = user.id
+    suggestion.reviewed_at = utcnow()
 
 
 def feedback_of(suggestion: Suggestion) -> dict[str, Any]:
@@ -199,21 +258,28 @@ def withdraw_open_suggestions(session: Session, *, jobs: JobBuffer, posting: Pos
     created = []
     count = 0
     for suggestion in suggestions:
-        created += withdraw(session, suggestion=suggestion, notify_org_of=_other(suggestion, posting))
+        created += withdraw(session, suggestion=suggestion, notify=[_other(suggestion, posting)])
         count += 1
     _dispatch(session, jobs, created)
     return count
 
 
-def withdraw(session: Session, *, suggestion: Suggestion, notify_org_of: Posting) -> list:
+def withdraw(session: Session, *, suggestion: Suggestion, notify: Iterable[Posting]) -> list:
+    """Withdraw an open suggestion; the organisations of `notify` are told, if they ever saw it."""
+    was_seen = suggestion.status != SuggestionStatus.pending_review.value
     suggestion.status = SuggestionStatus.withdrawn.value
-    return notify_organisation(
-        session,
-        organisation_id=notify_org_of.organisation_id,
-        kind=NotificationKind.suggestion_withdrawn.value,
-        payload=summary_payload(suggestion),
-        dedupe_key=f"suggestion:{suggestion.id}:withdrawn:{suggestion.need.revision}.{suggestion.offer.revision}",
-    )
+    if not was_seen:
+        return []
+    created = []
+    for side in notify:
+        created += notify_organisation(
+            session,
+            organisation_id=side.organisation_id,
+            kind=NotificationKind.suggestion_withdrawn.value,
+            payload=summary_payload(suggestion),
+            dedupe_key=f"suggestion:{suggestion.id}:withdrawn:{_revisions(suggestion)}",
+        )
+    return created
 
 
 def _other(suggestion: Suggestion, posting: Posting) -> Posting:

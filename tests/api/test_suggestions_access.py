@@ -205,8 +205,8 @@ def test_a_facilitator_rejects_with_a_reason_that_only_facilitators_read(client,
     feedback = client.get(url, headers=mech).json()["feedback"]
     assert feedback["review_reason"] == reason["reason"]
     assert feedback["reviewed_by"] == "fac-mech@example.it"
-    party_view = client.get(url, headers=pair["company"]["headers"]).json()
-    assert party_view["status"] == "rejected" and party_view["feedback"] is None
+    # Hidden from the parties from now on; they were told it is gone, not why.
+    assert client.get(url, headers=pair["company"]["headers"]).status_code == 404
     notices = client.get("/api/v1/notifications", headers=pair["lab"]["headers"]).json()
     assert any(
         n["kind"] == "suggestion.withdrawn" and n["payload"].get("by") == "facilitator" for n in notices
@@ -224,3 +224,67 @@ def test_facilitators_read_the_parties_reasons_for_declining(client, pair):
     )
     feedback = client.get(url, headers=login(client, "fac-mech@example.it")).json()["feedback"]
     assert feedback["offer_interested"] is False and feedback["offer_reason"] == "Budget non disponibile"
+
+
+@pytest.fixture
+def waiting(client, pair):  # type: ignore[no-untyped-def]
+    with unit_of_work(pair["sessions"]) as session:
+        session.get(Suggestion, pair["suggestion_id"]).status = "pending_review"
+    return pair
+
+
+def test_a_suggestion_waiting_for_review_is_hidden_from_the_parties_until_approved(client, waiting):
+    url = f"/api/v1/suggestions/{waiting['suggestion_id']}"
+    mech, agri = login(client, "fac-mech@example.it"), login(client, "fac-agri@example.it")
+    assert client.get(url, headers=waiting["company"]["headers"]).status_code == 404
+    assert client.get("/api/v1/suggestions", headers=waiting["lab"]["headers"]).json() == []
+    assert (
+        client.post(
+            f"{url}/response", json={"interested": True}, headers=waiting["lab"]["headers"]
+        ).status_code
+        == 404
+    )
+    assert client.post(f"{url}/approval", json={}, headers=agri).status_code == 404  # not their cluster
+
+    approved = client.post(f"{url}/approval", json={"note": "Ottimo abbinamento"}, headers=mech)
+    assert approved.status_code == 200 and approved.json()["status"] == "delivered"
+    assert approved.json()["feedback"]["review_reason"] == "Ottimo abbinamento"
+    assert client.get(url, headers=waiting["company"]["headers"]).json()["your_side"] == "need"
+    again = client.post(f"{url}/approval", json={}, headers=mech)
+    assert again.status_code == 422 and "delivered" in again.json()["detail"]
+
+
+def test_rejecting_a_waiting_suggestion_tells_the_parties_nothing(client, waiting):
+    url = f"/api/v1/suggestions/{waiting['suggestion_id']}"
+    before = client.get("/api/v1/notifications", headers=waiting["lab"]["headers"]).json()
+    rejected = client.post(
+        f"{url}/rejection",
+        json={"reason": "Competenze non pertinenti"},
+        headers=login(client, "fac-mech@example.it"),
+    )
+    assert rejected.json()["status"] == "rejected"
+    assert client.get("/api/v1/notifications", headers=waiting["lab"]["headers"]).json() == before
+
+
+def test_review_policies_are_set_per_cluster_by_its_facilitator_or_an_admin(client, pair, settings):
+    mech = login(client, "fac-mech@example.it")
+    policies = {
+        p["s3_area"]: p["auto_deliver_above"]
+        for p in client.get("/api/v1/clusters/policies", headers=mech).json()
+    }
+    assert len(policies) == 8 and set(policies.values()) == {settings.review_auto_deliver_above}
+    url = "/api/v1/clusters/mechatronics_automotive/policy"
+    assert client.put(url, json={"auto_deliver_above": 0.9}, headers=mech).json()["auto_deliver_above"] == 0.9
+    assert (
+        client.put(url, json={"auto_deliver_above": None}, headers=mech).json()["auto_deliver_above"] is None
+    )
+    other = client.put("/api/v1/clusters/agrifood/policy", json={"auto_deliver_above": 0.9}, headers=mech)
+    assert other.status_code == 403 and "facilitator of this cluster" in other.json()["detail"]
+    assert (
+        client.put(url, json={"auto_deliver_above": 0.9}, headers=pair["company"]["headers"]).status_code
+        == 403
+    )
+    bad = client.put(url, json={"auto_deliver_above": 1.5}, headers=mech)
+    assert bad.status_code == 422 and "auto_deliver_above" in bad.json()["detail"]
+    unknown = client.put("/api/v1/clusters/fashion/policy", json={"auto_deliver_above": 0.5}, headers=mech)
+    assert unknown.status_code == 422

@@ -41,6 +41,8 @@ class Stack:
             "CLUSTERMATCH_RECONCILE_STALE_SECONDS": "5",
             # A killed worker's messages come back after 3 s instead of a minute.
             "CLUSTERMATCH_WORKER_HEARTBEAT_TIMEOUT_MS": "3000",
+            # These runs follow suggestions to the parties; review is tested at the API level.
+            "CLUSTERMATCH_REVIEW_AUTO_DELIVER_ABOVE": "0",
             **{f"CLUSTERMATCH_{k.upper()}": str(v) for k, v in overrides.items()},
         }
         self.settings = Settings(

@@ -7,15 +7,16 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from api.auth.service import create_user
+from api.clusters.service import set_policy
 from api.db import unit_of_work
 from api.jobs import EMBED_POSTING, MATCH_POSTING, JobBuffer
-from api.models import Embedding, Notification, Posting, Suggestion
+from api.models import Embedding, Notification, Posting, Suggestion, User
 from api.models.base import utcnow
 from api.models.enums import Role
 from api.pipeline.service import ReconcilePolicy, reconcile
 from api.postings.schemas import PostingUpdate
 from api.postings.service import close_posting, update_posting
-from api.suggestions.service import reject
+from api.suggestions.service import approve, reject
 from embeddings.scoring import default_calibration
 from tests import factories
 from tests.samples import MUSEUM_NEED, VISION_NEED, VISION_OFFER, VISION_OFFER_EN, WINE_OFFER
@@ -100,6 +101,48 @@ def test_a_rejected_pair_is_never_suggested_again_even_after_an_edit(pipeline):
         (suggestion,) = session.scalars(select(Suggestion)).all()
         assert suggestion.status == "rejected" and suggestion.review_reason == "Già provato"
     assert count(pipeline, Notification, Notification.kind == "suggestion.new") == 2  # none after the edit
+
+
+def test_under_review_a_new_suggestion_waits_for_the_facilitators_not_the_parties(pipeline):
+    jobs = JobBuffer()
+    with unit_of_work(pipeline.sessions) as session:
+        facilitator = create_user(
+            session,
+            email="mech@example.it",
+            password="a-long-password",
+            role=Role.facilitator,
+            clusters=["mechatronics_automotive"],
+        )
+        create_user(
+            session,
+            email="agri@example.it",
+            password="a-long-password",
+            role=Role.facilitator,
+            clusters=["agrifood"],
+        )
+        set_policy(session, user=facilitator, s3_area="mechatronics_automotive", auto_deliver_above=None)
+    need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
+    with pipeline.sessions() as session:
+        suggestion = session.scalar(select(Suggestion))
+        assert suggestion.status == "pending_review"
+        notified = session.scalars(select(Notification)).all()
+        assert [(n.kind, n.recipient_id) for n in notified] == [("suggestion.review", facilitator.id)]
+    with unit_of_work(pipeline.sessions) as session:
+        approve(
+            session, jobs=jobs, user=session.get(User, facilitator.id), suggestion_id=suggestion.id, note=None
+        )
+    pipeline.send(jobs)
+    assert count(pipeline, Notification, Notification.kind == "suggestion.new") == 2
+
+
+def test_a_cluster_can_let_high_scores_through_without_review(pipeline):
+    with unit_of_work(pipeline.sessions) as session:
+        admin = create_user(session, email="admin@example.it", password="a-long-password", role=Role.admin)
+        set_policy(session, user=admin, s3_area="mechatronics_automotive", auto_deliver_above=0.05)
+    publish(pipeline, VISION_NEED, VISION_OFFER)
+    with pipeline.sessions() as session:
+        assert session.scalar(select(Suggestion.status)) == "delivered"
+    assert count(pipeline, Notification, Notification.kind == "suggestion.new") == 2
 
 
 def test_an_unrelated_pair_gets_no_suggestion(pipeline):

@@ -1,0 +1,1 @@
+"""Clusters (S3 areas): their review policies."""

@@ -1,0 +1,18 @@
+"""Review policy bodies."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from api.models.enums import S3Area
+
+
+class ReviewPolicy(BaseModel):
+    s3_area: S3Area
+    auto_deliver_above: float | None = Field(
+        None, description="Suggestions scoring at least this go out without review; null: all are reviewed"
+    )
+
+
+class ReviewPolicyUpdate(BaseModel):
+    auto_deliver_above: float | None = Field(None, ge=0.0, le=1.0)
