@@ -1,57 +1,83 @@
-"""The landing page (the member portal and review desk come with the web platform)."""
+"""The web platform: landing page, member portal, review desk, and their error pages.
+
+Pages call the same service layer as the JSON API, in the request's unit of work; they never
+call the project's own HTTP API.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.exception_handlers import http_exception_handler
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
+from api.errors import DomainError
+from frontend.i18n import language_of, translator
+from frontend.routes import auth, desk, member
+from frontend.session import LoginRequired
+from frontend.web import HERE, MaybeUser, redirect, render, templates
 
-TEXTS = {
-    "it": {
-        "tagline": "Incontri tra bisogni tecnologici delle imprese e competenze dei laboratori dei Clust-ER.",
-        "how": "Come funziona",
-        "steps": [
-            "Le imprese pubblicano un bisogno tecnologico, i laboratori un'offerta di competenze.",
-            "Il sistema confronta i testi, in italiano e in inglese, e propone gli abbinamenti migliori con le ragioni.",
-            "I facilitatori dei cluster li rivedono; quando entrambe le parti sono interessate, vengono presentate.",
-        ],
-        "api": "API e documentazione",
-    },
-    "en": {
-        "tagline": "Matching companies' technology needs with the capabilities of Clust-ER research labs.",
-        "how": "How it works",
-        "steps": [
-            "Companies post a technology need; labs post a capability offer.",
-            "The platform compares the texts, in Italian and English, and suggests the best matches with reasons.",
-            "Cluster facilitators review them; when both sides are interested, they are introduced.",
-        ],
-        "api": "API and documentation",
-    },
-}
+log = logging.getLogger(__name__)
 
-
-def pick_language(request: Request) -> str:
-    chosen = request.query_params.get("lang")
-    if chosen in TEXTS:
-        return chosen
-    header = request.headers.get("accept-language", "")
-    for part in header.split(","):
-        code = part.split(";")[0].strip()[:2].lower()
-        if code in TEXTS:
-            return code
-    return "it"
+ERROR_PAGES = {403: "error_403", 404: "error_404"}
 
 
 def mount_frontend(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    for router in (auth.router, member.router, desk.router):
+        app.include_router(router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def landing(request: Request) -> HTMLResponse:
-        lang = pick_language(request)
-        return templates.TemplateResponse(request, "landing.html", {"lang": lang, "t": TEXTS[lang]})
+    def landing(request: Request, user: MaybeUser) -> HTMLResponse:
+        return render(request, request.app.state.resources, "landing.html", user=user)
+
+    @app.exception_handler(LoginRequired)
+    async def login_required(request: Request, _: LoginRequired) -> Response:
+        return redirect("/login")
+
+    # The API keeps its JSON errors; pages get a page in the visitor's language.
+    api_domain_error = app.exception_handlers[DomainError]
+
+    @app.exception_handler(DomainError)
+    async def domain_error(request: Request, exc: DomainError) -> Response:
+        if _wants_json(request):
+            return await api_domain_error(request, exc)
+        return error_page(request, exc.status_code, exc.message)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _wants_json(request):
+            return await http_exception_handler(request, exc)
+        return error_page(request, exc.status_code, None)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+        if _wants_json(request):
+            return JSONResponse({"detail": "Internal server error: the staff is told."}, status_code=500)
+        return error_page(request, 500, None)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/healthz", "/readyz", "/docs", "/openapi"))
+
+
+def error_page(request: Request, status_code: int, detail: str | None) -> HTMLResponse:
+    lang = language_of(request)
+    title = translator(lang)(ERROR_PAGES.get(status_code, "error_500"))
+    return templates.TemplateResponse(
+        request,
+        "error.html",
+        {
+            "lang": lang,
+            "t": translator(lang),
+            "title": title,
+            "detail": detail,
+            "code": status_code,
+            "user": None,
+        },
+        status_code=status_code,
+    )

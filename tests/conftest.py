@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from api.settings import Settings
 from tests.infra import backends, empty_tables, migrated_database, test_redis, test_settings
 
@@ -31,3 +33,10 @@ def clean_db(database_url: str) -> str:
 @pytest.fixture
 def settings(clean_db: str, redis_url: str, tmp_path) -> Settings:  # type: ignore[no-untyped-def]
     return test_settings(database_url=clean_db, redis_url=redis_url, data_dir=tmp_path)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    """The app in-process (HTTP through TestClient), for the API and page tests."""
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client

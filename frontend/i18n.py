@@ -1,0 +1,154 @@
+"""Every text of the pages in Italian and English, and the visitor's language."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Request
+
+LANGUAGES = ("it", "en")
+LANGUAGE_COOKIE = "cm_lang"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "app_name": {"it": "clustermatch", "en": "clustermatch"},
+    "tagline": {
+        "it": "Incontri tra bisogni tecnologici delle imprese e competenze dei laboratori dei Clust-ER.",
+        "en": "Matching companies' technology needs with the capabilities of Clust-ER research labs.",
+    },
+    "how": {"it": "Come funziona", "en": "How it works"},
+    "step_1": {
+        "it": "Le imprese pubblicano un bisogno tecnologico, i laboratori un'offerta di competenze.",
+        "en": "Companies post a technology need; labs post a capability offer.",
+    },
+    "step_2": {
+        "it": "Il sistema confronta i testi, in italiano e in inglese, e propone gli abbinamenti migliori con le ragioni.",
+        "en": "The platform compares the texts, in Italian and English, and suggests the best matches with reasons.",
+    },
+    "step_3": {
+        "it": "I facilitatori dei cluster li rivedono; quando entrambe le parti sono interessate, vengono presentate.",
+        "en": "Cluster facilitators review them; when both sides are interested, they are introduced.",
+    },
+    "api_docs": {"it": "API e documentazione", "en": "API and documentation"},
+    "login": {"it": "Accedi", "en": "Log in"},
+    "logout": {"it": "Esci", "en": "Log out"},
+    "register": {"it": "Registra la tua organizzazione", "en": "Register your organisation"},
+    "email": {"it": "E-mail", "en": "E-mail"},
+    "password": {"it": "Password (almeno 8 caratteri)", "en": "Password (at least 8 characters)"},
+    "org_name": {"it": "Nome dell'organizzazione", "en": "Organisation name"},
+    "org_type": {"it": "Tipo di organizzazione", "en": "Type of organisation"},
+    "city": {"it": "Città", "en": "City"},
+    "clusters": {"it": "Cluster (aree S3)", "en": "Clusters (S3 areas)"},
+    "no_account": {"it": "Non hai un account?", "en": "No account yet?"},
+    "have_account": {"it": "Hai già un account?", "en": "Already registered?"},
+    "dashboard": {"it": "La mia area", "en": "My area"},
+    "desk": {"it": "Revisione", "en": "Review desk"},
+    "my_postings": {"it": "Le mie pubblicazioni", "en": "My postings"},
+    "no_postings": {
+        "it": "Nessuna pubblicazione: inizia da un bisogno o da un'offerta.",
+        "en": "Nothing posted yet: start with a need or an offer.",
+    },
+    "new_need": {"it": "Pubblica un bisogno", "en": "Post a need"},
+    "new_offer": {"it": "Pubblica un'offerta", "en": "Post an offer"},
+    "kind_need": {"it": "Bisogno", "en": "Need"},
+    "kind_offer": {"it": "Offerta", "en": "Offer"},
+    "state_pending": {"it": "in analisi", "en": "being analysed"},
+    "state_embedded": {"it": "in abbinamento", "en": "being matched"},
+    "state_matched": {"it": "abbinata", "en": "matched"},
+    "state_failed": {"it": "errore: lo staff è avvisato", "en": "failed: the staff is told"},
+    "suggestions": {"it": "Abbinamenti proposti", "en": "Suggested matches"},
+    "no_suggestions": {"it": "Ancora nessun abbinamento approvato.", "en": "No approved match yet."},
+    "score": {"it": "Punteggio", "en": "Score"},
+    "open": {"it": "Apri", "en": "Open"},
+    "title": {"it": "Titolo", "en": "Title"},
+    "title_help": {
+        "it": "Il problema o la competenza, in una riga.",
+        "en": "The problem or the capability, in one line.",
+    },
+    "description": {"it": "Descrizione", "en": "Description"},
+    "description_help": {
+        "it": "Che problema, quali vincoli (materiali, volumi, norme, tempi, budget), che tipo di partner cercate.",
+        "en": "What problem, which constraints (materials, volumes, rules, timing, budget), what kind of partner.",
+    },
+    "keywords": {"it": "Parole chiave (separate da virgole)", "en": "Keywords (comma-separated)"},
+    "keywords_help": {
+        "it": "3–8 parole chiave; aggiungerne in inglese aiuta a farsi trovare dai laboratori che scrivono in inglese.",
+        "en": "3–8 keywords; English ones help labs writing in English find you.",
+    },
+    "area": {"it": "Area di specializzazione (S3)", "en": "Specialisation area (S3)"},
+    "trl": {"it": "TRL (1–9, facoltativo)", "en": "TRL (1–9, optional)"},
+    "trl_help": {
+        "it": "Per un bisogno: il livello di maturità minimo utile; per un'offerta: il livello raggiunto.",
+        "en": "For a need: the lowest useful readiness level; for an offer: the level reached.",
+    },
+    "publish": {"it": "Pubblica", "en": "Publish"},
+    "fix_errors": {"it": "Correggi i campi evidenziati.", "en": "Please fix the highlighted fields."},
+    "the_need": {"it": "Il bisogno", "en": "The need"},
+    "the_offer": {"it": "L'offerta", "en": "The offer"},
+    "why": {"it": "Perché questo abbinamento", "en": "Why this match"},
+    "advice": {"it": "Per abbinamenti migliori", "en": "For better matches"},
+    "interested": {"it": "Sono interessato", "en": "I'm interested"},
+    "not_interested": {"it": "Non interessato", "en": "Not interested"},
+    "reason_optional": {"it": "Motivo (facoltativo)", "en": "Reason (optional)"},
+    "status_delivered": {"it": "in attesa delle risposte", "en": "waiting for answers"},
+    "status_introduced": {"it": "presentati", "en": "introduced"},
+    "status_declined": {"it": "non interessati", "en": "declined"},
+    "status_withdrawn": {"it": "ritirato", "en": "withdrawn"},
+    "status_pending_review": {"it": "in revisione", "en": "in review"},
+    "status_rejected": {"it": "respinto", "en": "rejected"},
+    "you_answered": {"it": "La vostra risposta", "en": "Your answer"},
+    "yes": {"it": "sì", "en": "yes"},
+    "no": {"it": "no", "en": "no"},
+    "waiting_other": {"it": "in attesa dell'altra parte", "en": "waiting for the other side"},
+    "contact": {"it": "Contatto dell'altra parte", "en": "The other side's contact"},
+    "notifications": {"it": "Notifiche", "en": "Notifications"},
+    "no_notifications": {"it": "Nessuna notifica.", "en": "No notifications."},
+    "notice_suggestion.new": {"it": "Nuovo abbinamento proposto", "en": "New suggested match"},
+    "notice_suggestion.review": {"it": "Abbinamento da rivedere", "en": "Match to review"},
+    "notice_suggestion.introduced": {"it": "Siete stati presentati", "en": "You have been introduced"},
+    "notice_suggestion.declined": {"it": "Abbinamento declinato", "en": "Match declined"},
+    "notice_suggestion.withdrawn": {"it": "Abbinamento ritirato", "en": "Match withdrawn"},
+    "desk_intro": {
+        "it": "Abbinamenti in attesa per i tuoi cluster: approvali per inviarli alle due parti, o respingili con una nota.",
+        "en": "Matches waiting for your clusters: approve to send them to both parties, or reject with a note.",
+    },
+    "desk_empty": {"it": "Nessun abbinamento in attesa.", "en": "Nothing waiting for review."},
+    "approve": {"it": "Approva", "en": "Approve"},
+    "reject": {"it": "Respingi", "en": "Reject"},
+    "note": {"it": "Nota (obbligatoria per respingere)", "en": "Note (required to reject)"},
+    "select": {"it": "Seleziona", "en": "Select"},
+    "with_selected": {"it": "Con i selezionati:", "en": "With the selected:"},
+    "reviewed": {"it": "{count} abbinamenti rivisti.", "en": "{count} matches reviewed."},
+    "note_required": {
+        "it": "Per respingere serve una nota (almeno 3 caratteri).",
+        "en": "Rejecting needs a note (3+ characters).",
+    },
+    "nothing_selected": {"it": "Nessun abbinamento selezionato.", "en": "No match selected."},
+    "error_404": {"it": "Pagina non trovata", "en": "Page not found"},
+    "error_403": {"it": "Non hai accesso a questa pagina", "en": "You cannot open this page"},
+    "error_500": {
+        "it": "Qualcosa è andato storto: riprova tra poco",
+        "en": "Something went wrong: try again shortly",
+    },
+    "back_home": {"it": "Torna alla tua area", "en": "Back to your area"},
+    "language": {"it": "English", "en": "Italiano"},
+}
+
+
+def language_of(request: Request) -> str:
+    """The visitor's choice (cookie), else the browser's Accept-Language, else Italian."""
+    chosen = request.query_params.get("lang") or request.cookies.get(LANGUAGE_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip()[:2].lower()
+        if code in LANGUAGES:
+            return code
+    return "it"
+
+
+def translator(lang: str) -> Callable[..., str]:
+    def t(key: str, **params: object) -> str:
+        text = MESSAGES.get(key, {}).get(lang) or key
+        return text.format(**params) if params else text
+
+    return t

@@ -1,0 +1,126 @@
+"""The member portal: my postings, the posting form, suggestions and answers."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from api.deps import ResourcesDep, UowDep
+from api.models.enums import PostingKind, SuggestionStatus
+from api.postings.schemas import PostingCreate
+from api.postings.service import create_posting, list_postings
+from api.suggestions import service as suggestions
+from frontend.session import check_csrf
+from frontend.web import WebUser, home_of, redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/app", response_class=HTMLResponse)
+def dashboard(request: Request, resources: ResourcesDep, uow: UowDep, user: WebUser) -> Response:
+    if user.organisation_id is None:
+        return redirect(home_of(user))
+    return render(
+        request,
+        resources,
+        "dashboard.html",
+        user=user,
+        postings=list_postings(uow.session, user=user, mine=True, limit=100),
+        suggestions=suggestions.list_suggestions(uow.session, user=user, limit=100),
+    )
+
+
+@router.get("/app/postings/new", response_class=HTMLResponse)
+def posting_form(
+    request: Request, resources: ResourcesDep, user: WebUser, kind: PostingKind = PostingKind.need
+) -> HTMLResponse:
+    return render(request, resources, "posting_form.html", user=user, form={"kind": kind.value}, errors={})
+
+
+@router.post("/app/postings", response_class=HTMLResponse)
+def publish(
+    request: Request,
+    resources: ResourcesDep,
+    uow: UowDep,
+    user: WebUser,
+    kind: Annotated[str, Form()] = "need",
+    title: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    keywords: Annotated[str, Form()] = "",
+    s3_area: Annotated[str, Form()] = "",
+    trl: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(resources, request, csrf)
+    form = {
+        "kind": kind,
+        "title": title,
+        "description": description,
+        "keywords": keywords,
+        "s3_area": s3_area,
+        "trl": trl,
+    }
+    try:
+        data = PostingCreate(
+            kind=kind,
+            title=title,
+            description=description,
+            keywords=[k for k in keywords.split(",")],
+            s3_area=s3_area,
+            trl=int(trl) if trl.strip().isdigit() else (trl.strip() or None),
+        )
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]): e["msg"] for e in exc.errors()}
+        return render(
+            request, resources, "posting_form.html", user=user, form=form, errors=errors, status_code=422
+        )
+    create_posting(uow.session, jobs=uow.jobs, author=user, data=data)
+    return redirect("/app")
+
+
+@router.get("/app/suggestions/{suggestion_id}", response_class=HTMLResponse)
+def suggestion_page(
+    suggestion_id: int, request: Request, resources: ResourcesDep, uow: UowDep, user: WebUser
+) -> HTMLResponse:
+    suggestion = suggestions.get_suggestion(uow.session, user=user, suggestion_id=suggestion_id)
+    side = suggestions.side_of(user, suggestion)
+    contact = None
+    if side and suggestion.status == SuggestionStatus.introduced.value:
+        other = suggestion.offer if side == "need" else suggestion.need
+        contact = suggestions.contact_of(uow.session, other.organisation)
+    return render(
+        request,
+        resources,
+        "suggestion.html",
+        user=user,
+        s=suggestion,
+        side=side,
+        contact=contact,
+        my_answer=getattr(suggestion, f"{side}_interested") if side else None,
+    )
+
+
+@router.post("/app/suggestions/{suggestion_id}/answer")
+def answer(
+    suggestion_id: int,
+    request: Request,
+    resources: ResourcesDep,
+    uow: UowDep,
+    user: WebUser,
+    interested: Annotated[str, Form()],
+    reason: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> RedirectResponse:
+    check_csrf(resources, request, csrf)
+    suggestions.respond(
+        uow.session,
+        jobs=uow.jobs,
+        user=user,
+        suggestion_id=suggestion_id,
+        interested=interested == "yes",
+        reason=reason,
+    )
+    return redirect(f"/app/suggestions/{suggestion_id}")

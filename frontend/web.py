@@ -1,0 +1,71 @@
+"""What every page shares: the signed-in user, the language, rendering, redirects."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from api.deps import ResourcesDep, UowDep
+from api.matching.explain import AREA_NAMES
+from api.models import User
+from api.models.enums import S3Area
+from frontend.i18n import language_of, translator
+from frontend.session import LoginRequired, csrf_token, session_token, signed_in_user
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+
+
+def optional_user(request: Request, resources: ResourcesDep, uow: UowDep) -> User | None:
+    return signed_in_user(request, resources, uow.session)
+
+
+def required_user(user: Annotated[User | None, Depends(optional_user)]) -> User:
+    if user is None:
+        raise LoginRequired()
+    return user
+
+
+WebUser = Annotated[User, Depends(required_user)]
+MaybeUser = Annotated[User | None, Depends(optional_user)]
+
+
+def render(
+    request: Request,
+    resources: Any,
+    template: str,
+    *,
+    user: User | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    lang = language_of(request)
+    t = translator(lang)
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "lang": lang,
+            "t": t,
+            "user": user,
+            "csrf": csrf_token(resources, request),
+            # The live notification stream authenticates with the session's own token.
+            "stream_token": session_token(request) if user else None,
+            "areas": [(a.value, AREA_NAMES[a.value][lang]) for a in S3Area],
+            "area_name": lambda key: AREA_NAMES.get(key, {}).get(lang, key),
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def home_of(user: User) -> str:
+    return "/desk" if user.role in ("facilitator", "admin") else "/app"

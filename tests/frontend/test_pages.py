@@ -1,0 +1,186 @@
+"""The pages through HTTP (server-rendered): sign-in, CSRF, the posting form, answers, the desk."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from markupsafe import escape
+from sqlalchemy import select
+
+from api.auth.service import create_user
+from api.db import sessions_for, unit_of_work
+from api.models import Suggestion
+from api.models.enums import Role
+from tests.helpers import register
+from tests.samples import VISION_NEED, VISION_OFFER
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
+
+
+def web_login(client, email: str, password: str = "a-long-password"):  # type: ignore[no-untyped-def]
+    page = client.get("/login")
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+
+
+@pytest.fixture
+def company(client):  # type: ignore[no-untyped-def]
+    page = client.get("/register")
+    response = client.post(
+        "/register",
+        data={
+            "org_name": "Ingranaggi Modenesi Srl",
+            "org_type": "company",
+            "city": "Modena",
+            "clusters": ["mechatronics_automotive"],
+            "email": "tecnico@ingranaggi.example.it",
+            "password": "a-long-password",
+            "csrf": csrf_of(page.text),
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303 and response.headers["location"] == "/app"
+    cookie = response.cookies.get("cm_session")
+    assert cookie and "httponly" in response.headers["set-cookie"].lower()
+    return client
+
+
+def test_pages_speak_the_browsers_language_and_switch_on_request(client):
+    assert "Come funziona" in client.get("/", headers={"Accept-Language": "it-IT,it;q=0.9"}).text
+    assert "How it works" in client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"}).text
+    client.get("/lang/en", follow_redirects=False)
+    assert "How it works" in client.get("/", headers={"Accept-Language": "it"}).text
+
+
+def test_private_pages_send_visitors_to_the_login_page(client):
+    response = client.get("/app", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+def test_wrong_password_and_missing_csrf_are_refused(client):
+    register(client)
+    page = client.get("/login")
+    wrong = client.post(
+        "/login", data={"email": "nobody@example.it", "password": "x" * 9, "csrf": csrf_of(page.text)}
+    )
+    assert wrong.status_code == 401 and "Wrong e-mail or password" in wrong.text
+    forged = client.post("/login", data={"email": "nobody@example.it", "password": "x" * 9})
+    assert forged.status_code == 403 and "another site" in forged.text
+
+
+def test_the_posting_form_explains_each_mistake_and_publishes_a_valid_posting(company):
+    form = company.get("/app/postings/new?kind=need")
+    assert "Che problema, quali vincoli" in form.text
+    bad = company.post(
+        "/app/postings",
+        data={
+            "kind": "need",
+            "title": "Hi",
+            "description": "short",
+            "s3_area": "",
+            "csrf": csrf_of(form.text),
+        },
+    )
+    assert bad.status_code == 422
+    assert 'name="title" value="Hi"' in bad.text and bad.text.count('class="field-error"') >= 3
+    good = company.post(
+        "/app/postings",
+        data={
+            **{k: VISION_NEED[k] for k in ("kind", "title", "description", "s3_area")},
+            "keywords": ", ".join(VISION_NEED["keywords"]),
+            "trl": "6",
+            "csrf": csrf_of(form.text),
+        },
+        follow_redirects=False,
+    )
+    assert good.status_code == 303
+    dashboard = company.get("/app").text
+    assert VISION_NEED["title"] in dashboard and 'data-state="pending"' in dashboard
+
+
+def test_user_text_is_escaped(company):
+    form = company.get("/app/postings/new")
+    company.post(
+        "/app/postings",
+        data={
+            "kind": "need",
+            "title": "<script>alert('x')</script> difetti",
+            "description": VISION_NEED["description"],
+            "s3_area": "mechatronics_automotive",
+            "csrf": csrf_of(form.text),
+        },
+    )
+    page = company.get("/app").text
+    assert "<script>alert" not in page and "&lt;script&gt;" in page
+
+
+def test_members_answer_on_the_page_and_facilitators_review_on_the_desk(client, settings):
+    company, lab = register(client), register(client, org_type="research_lab")
+    need = client.post("/api/v1/postings", json=VISION_NEED, headers=company["headers"]).json()
+    offer = client.post("/api/v1/postings", json=VISION_OFFER, headers=lab["headers"]).json()
+    sessions = sessions_for(settings.resolved_database_url)
+    with unit_of_work(sessions) as session:
+        suggestion = Suggestion(
+            need_id=need["id"],
+            offer_id=offer["id"],
+            score=0.8,
+            status="pending_review",
+            score_parts={},
+            explanation={"summary": {"it": "Punteggio 0.80", "en": "Score 0.80"}, "reasons": []},
+        )
+        session.add(suggestion)
+        session.flush()
+        suggestion_id = suggestion.id
+        for email, cluster in (
+            ("mech@example.it", "mechatronics_automotive"),
+            ("agri@example.it", "agrifood"),
+        ):
+            create_user(
+                session, email=email, password="a-long-password", role=Role.facilitator, clusters=[cluster]
+            )
+
+    web_login(client, "agri@example.it")
+    assert "Nessun abbinamento in attesa" in client.get("/desk").text
+    assert client.get("/app").status_code == 200  # a facilitator has no member area: sent to the desk
+    web_login(client, "mech@example.it")
+    desk = client.get("/desk").text
+    assert str(escape(need["title"])) in desk and str(escape(offer["title"])) in desk
+    no_note = client.post(
+        "/desk/review", data={"ids": [suggestion_id], "action": "reject", "csrf": csrf_of(desk)}
+    )
+    assert no_note.status_code == 422 and "serve una nota" in no_note.text
+    approved = client.post(
+        "/desk/review", data={"ids": [suggestion_id], "action": "approve", "csrf": csrf_of(desk)}
+    )
+    assert "1 abbinamenti rivisti" in approved.text and str(escape(need["title"])) not in approved.text
+
+    client.cookies.clear()
+    assert web_login(client, company["user"]["email"]).status_code == 303
+    page = client.get(f"/app/suggestions/{suggestion_id}")
+    assert "Sono interessato" in page.text
+    client.post(
+        f"/app/suggestions/{suggestion_id}/answer", data={"interested": "yes", "csrf": csrf_of(page.text)}
+    )
+    assert "in attesa dell" in client.get(f"/app/suggestions/{suggestion_id}").text
+    with sessions() as session:
+        assert session.scalar(select(Suggestion.need_interested)) is True
+
+
+def test_another_organisations_suggestion_page_is_not_found(client, settings):
+    test_members_answer_on_the_page_and_facilitators_review_on_the_desk(client, settings)
+    client.cookies.clear()
+    stranger = register(client)
+    web_login(client, stranger["user"]["email"])
+    with sessions_for(settings.resolved_database_url)() as session:
+        suggestion_id = session.scalar(select(Suggestion.id))
+    page = client.get(f"/app/suggestions/{suggestion_id}")
+    assert page.status_code == 404 and "Pagina non trovata" in page.text
+    assert client.get("/desk").status_code == 403
+    assert client.get("/no/such/page").status_code == 404
+    assert client.get("/api/v1/no/such").json() == {"detail": "Not Found"}
