@@ -28,6 +28,7 @@ class JobSpec:
 EMBED_POSTING = JobSpec("postings.embed", "embedding")
 MATCH_POSTING = JobSpec("matching.match_posting", "matching")
 DISPATCH_NOTIFICATIONS = JobSpec("notifications.dispatch", "notifications")
+EMAIL_NOTIFICATIONS = JobSpec("notifications.email", "notifications")
 
 
 def enqueue_broker(redis_url: str) -> RedisBroker:

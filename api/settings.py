@@ -46,6 +46,13 @@ class Settings(BaseSettings):
     # facilitators first; a score (e.g. 0.9) delivers suggestions at or above it directly.
     review_auto_deliver_above: float | None = None
 
+    # E-mail: smtp://user:password@host:587 (STARTTLS) or smtps://…:465; unset writes each
+    # message to <data dir>/outbox and logs it. Links in mails point at public_url.
+    smtp_url: str | None = None
+    mail_from: str = "clustermatch <noreply@clustermatch.local>"
+    mail_daily_cap: int = 20
+    public_url: str | None = None
+
     # Pipeline reliability.
     reconcile_interval_seconds: float = 15.0
     reconcile_stale_seconds: float = 60.0
@@ -81,6 +88,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'clustermatch.sqlite3').resolve()}"
+
+    @property
+    def resolved_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
 
     @property
     def embedded_redis_dir(self) -> Path:

@@ -13,12 +13,15 @@ from contextlib import contextmanager
 import dramatiq
 from sqlalchemy import select
 
-from api.jobs import DISPATCH_NOTIFICATIONS, EMBED_POSTING, MATCH_POSTING
+from api.jobs import DISPATCH_NOTIFICATIONS, EMAIL_NOTIFICATIONS, EMBED_POSTING, MATCH_POSTING
+from api.mail.service import plan_instant
 from api.matching.service import match_posting
 from api.models import Notification
+from api.models.base import utcnow
 from api.notifications.bus import publish
 from api.notifications.service import to_event
 from api.pipeline.service import embedding_task, record_failure, store_embedding
+from workers.mailing import send_emails
 from workers.resources import current
 
 log = logging.getLogger(__name__)
@@ -83,3 +86,26 @@ def dispatch_notifications(notification_ids: list[int]) -> None:
         notifications = session.scalars(select(Notification).where(Notification.id.in_(notification_ids)))
         for notification in notifications:
             publish(res.redis, user_id=notification.recipient_id, event=to_event(notification))
+    with res.unit_of_work() as uow:
+        uow.jobs.enqueue(EMAIL_NOTIFICATIONS, notification_ids)
+
+
+@dramatiq.actor(
+    actor_name=EMAIL_NOTIFICATIONS.actor_name,
+    queue_name=EMAIL_NOTIFICATIONS.queue_name,
+    max_retries=5,
+    time_limit=120_000,
+)
+def email_notifications(notification_ids: list[int]) -> None:
+    """E-mail the notifications their recipients want by mail now (the digest takes the rest)."""
+    res = current()
+    settings = res.settings
+    with res.unit_of_work() as uow:
+        emails = plan_instant(
+            uow.session,
+            notification_ids,
+            cap=settings.mail_daily_cap,
+            base_url=settings.resolved_public_url,
+            now=utcnow(),
+        )
+    send_emails(res, emails)

@@ -1,4 +1,5 @@
-"""Runs the pipeline reconciler periodically in worker processes, one at a time cluster-wide."""
+"""Runs the periodic pass in worker processes, one at a time cluster-wide: the pipeline
+reconciler and the daily e-mail digests."""
 
 from __future__ import annotations
 
@@ -9,8 +10,11 @@ from datetime import timedelta
 import dramatiq
 import redis
 
+from api.mail.service import plan_digests
+from api.models.base import utcnow
 from api.pipeline.service import ReconcilePolicy, reconcile
 from workers import resources
+from workers.mailing import send_emails
 
 log = logging.getLogger(__name__)
 
@@ -51,5 +55,7 @@ class ReconcilerMiddleware(dramatiq.Middleware):
             return
         with res.unit_of_work() as uow:
             report = reconcile(uow.session, jobs=uow.jobs, policy=self.policy)
+            digests = plan_digests(uow.session, base_url=res.settings.resolved_public_url, now=utcnow())
         if report.requeued or report.failed or report.expired:
             log.info("reconciler: %s", report)
+        send_emails(res, digests)

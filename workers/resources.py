@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.db import sessions_for
 from api.indexing import GENERATION_KEY
+from api.mail.transport import Transport, transport_for
 from api.matching.replica import IndexReplica
 from api.matching.service import MatchPolicy
 from api.redis_server import redis_url
@@ -34,6 +35,7 @@ class WorkerResources:
     replica: IndexReplica
     redis: redis.Redis
     broker: dramatiq.Broker
+    mail: Transport
     index_generation: bytes | None = None
 
     @property
@@ -91,6 +93,7 @@ def build(settings: Settings, broker: dramatiq.Broker, *, encoder: Encoder | Non
         replica=replica,
         redis=client,
         broker=broker,
+        mail=transport_for(settings),
         index_generation=generation,
     )
 

@@ -65,6 +65,12 @@ class SuggestionStatus(StrEnum):
     rejected = "rejected"  # a facilitator of the pair's cluster judged it a bad match
 
 
+class EmailFrequency(StrEnum):
+    instant = "instant"
+    daily = "daily"
+    off = "off"
+
+
 class NotificationKind(StrEnum):
     suggestion_new = "suggestion.new"
     suggestion_review = "suggestion.review"  # to facilitators: a suggestion waits for review

@@ -26,3 +26,6 @@ class Notification(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # None until the mailer decides: "sent", "queued" (for the daily digest) or "skipped".
+    email_status: Mapped[str | None] = mapped_column(String(8))
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -24,6 +24,9 @@ class User(Base):
     # For facilitators: the clusters (S3 area keys) whose suggestions they review.
     clusters: Mapped[list[str]] = mapped_column(JSON, default=list)
     language: Mapped[str] = mapped_column(String(2), default="it")
+    # E-mail: "instant", "daily" (one digest a day) or "off".
+    email_frequency: Mapped[str] = mapped_column(String(8), default="instant")
+    last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     organisation: Mapped[Organisation | None] = relationship(lazy="joined")

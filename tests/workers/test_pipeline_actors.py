@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from email import message_from_bytes
+from email.message import Message
 
+from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
 from api.auth.service import create_user
 from api.clusters.service import set_policy
 from api.db import unit_of_work
-from api.jobs import EMBED_POSTING, MATCH_POSTING, JobBuffer
+from api.jobs import DISPATCH_NOTIFICATIONS, EMBED_POSTING, MATCH_POSTING, JobBuffer
+from api.mail.transport import SmtpTransport
 from api.models import Embedding, Notification, Posting, Suggestion, User
 from api.models.base import utcnow
 from api.models.enums import Role
@@ -19,6 +23,8 @@ from api.postings.service import close_posting, update_posting
 from api.suggestions.service import approve, reject
 from embeddings.scoring import default_calibration
 from tests import factories
+from tests.e2e.stack import free_port
+from tests.helpers import wait_for
 from tests.samples import MUSEUM_NEED, VISION_NEED, VISION_OFFER, VISION_OFFER_EN, WINE_OFFER
 
 
@@ -234,3 +240,32 @@ def test_the_reconciler_gives_up_with_a_reason_after_max_attempts(pipeline):
         assert (
             "gave up after 3 attempts" in posting.pipeline_error and "model broke" in posting.pipeline_error
         )
+
+
+def test_both_parties_receive_the_new_suggestion_by_smtp_once(pipeline):
+    received: list[Message] = []
+
+    class Collect:
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            received.append(message_from_bytes(envelope.content))
+            return "250 OK"
+
+    port = free_port()
+    server = Controller(Collect(), hostname="127.0.0.1", port=port)
+    server.start()
+    try:
+        pipeline.resources.mail = SmtpTransport(f"smtp://127.0.0.1:{port}")
+        need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
+        wait_for(lambda: len(received) >= 2, timeout=30, what="two e-mails")
+        with pipeline.sessions() as session:
+            emails = set(session.scalars(select(User.email).where(User.organisation_id.is_not(None))))
+            ids = list(session.scalars(select(Notification.id)))
+        assert {m["To"] for m in received} == emails
+        assert all(m["Subject"].startswith("Nuovo abbinamento proposto") for m in received)
+        jobs = JobBuffer()
+        jobs.enqueue(DISPATCH_NOTIFICATIONS, ids)  # a redelivered dispatch mails nothing more
+        pipeline.send(jobs)
+        pipeline.drain()
+        assert len(received) == 2
+    finally:
+        server.stop()

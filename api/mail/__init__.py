@@ -1,0 +1,1 @@
+"""E-mail: what a notification says by mail, who gets it when, and how it is sent."""

@@ -1,0 +1,71 @@
+"""Sending: SMTP when configured, otherwise files in the data directory's outbox."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import uuid
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlparse
+
+from api.mail.compose import Email
+from api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Transport(Protocol):
+    def send(self, message: EmailMessage) -> None: ...
+
+
+class SmtpTransport:
+    """smtp://user:password@host:port (STARTTLS when the server offers it) or smtps:// (TLS)."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlparse(url)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ValueError(
+                f"CLUSTERMATCH_SMTP_URL must look like smtp://user:password@host:587, not {url!r}"
+            )
+        self.tls = parts.scheme == "smtps"
+        self.host, self.port = parts.hostname, parts.port or (465 if self.tls else 25)
+        self.user = unquote(parts.username) if parts.username else None
+        self.password = unquote(parts.password) if parts.password else None
+
+    def send(self, message: EmailMessage) -> None:
+        client = smtplib.SMTP_SSL if self.tls else smtplib.SMTP
+        with client(self.host, self.port, timeout=30) as smtp:
+            if not self.tls and smtp.has_extn("starttls"):
+                smtp.starttls()
+            if self.user:
+                smtp.login(self.user, self.password or "")
+            smtp.send_message(message)
+
+
+class OutboxTransport:
+    """Development default: each message becomes a .eml file, and a log line says where."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def send(self, message: EmailMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{uuid.uuid4().hex}.eml"
+        path.write_bytes(bytes(message))
+        log.info("e-mail to %s written to %s (CLUSTERMATCH_SMTP_URL is not set)", message["To"], path)
+
+
+def transport_for(settings: Settings) -> Transport:
+    return SmtpTransport(settings.smtp_url) if settings.smtp_url else OutboxTransport(settings.outbox_dir)
+
+
+def to_message(email: Email, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = sender, email.to, email.subject
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain="clustermatch")
+    message.set_content(email.body)
+    return message

@@ -1,0 +1,28 @@
+from email import message_from_bytes, policy
+
+import pytest
+
+from api.mail.compose import Email
+from api.mail.transport import OutboxTransport, SmtpTransport, to_message, transport_for
+from api.settings import Settings
+
+
+def test_without_smtp_mails_land_in_the_outbox_as_eml_files(tmp_path):
+    transport = transport_for(Settings(data_dir=tmp_path))
+    assert isinstance(transport, OutboxTransport)
+    transport.send(to_message(Email("a@example.it", "Oggetto è", "Corpo", (1,)), "cm <noreply@example.it>"))
+    [path] = (tmp_path / "outbox").glob("*.eml")
+    message = message_from_bytes(path.read_bytes(), policy=policy.default)
+    assert message["To"] == "a@example.it" and message["Subject"] == "Oggetto è"
+
+
+def test_smtp_urls_are_checked_with_a_clear_message():
+    transport = SmtpTransport("smtps://user%40x:p%40ss@mail.example.it")
+    assert (transport.host, transport.port, transport.user, transport.password) == (
+        "mail.example.it",
+        465,
+        "user@x",
+        "p@ss",
+    )
+    with pytest.raises(ValueError, match="smtp://user:password@host:587"):
+        SmtpTransport("http://mail.example.it")
