@@ -131,6 +131,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "back_home": {"it": "Torna alla tua area", "en": "Back to your area"},
     "language": {"it": "English", "en": "Italiano"},
+    "profile": {"it": "Profilo", "en": "Profile"},
+    "email_frequency": {"it": "E-mail di notifica", "en": "Notification e-mails"},
+    "frequency_instant": {"it": "subito, una per evento", "en": "instant, one per event"},
+    "frequency_daily": {"it": "un riepilogo al giorno", "en": "one daily digest"},
+    "frequency_off": {"it": "mai", "en": "never"},
+    "language_choice": {"it": "Lingua", "en": "Language"},
+    "save": {"it": "Salva", "en": "Save"},
+    "saved": {"it": "Salvato.", "en": "Saved."},
 }
 
 

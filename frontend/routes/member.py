@@ -1,4 +1,4 @@
-"""The member portal: my postings, the posting form, suggestions and answers."""
+"""The member portal: my postings, the posting form, suggestions and answers, my profile."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import ResourcesDep, UowDep
-from api.models.enums import PostingKind, SuggestionStatus
+from api.models.enums import EmailFrequency, PostingKind, SuggestionStatus
 from api.postings.schemas import PostingCreate
 from api.postings.service import create_posting, list_postings
 from api.suggestions import service as suggestions
+from frontend.i18n import LANGUAGE_COOKIE, LANGUAGES
 from frontend.session import check_csrf
 from frontend.web import WebUser, home_of, redirect, render
 
@@ -124,3 +125,28 @@ def answer(
         reason=reason,
     )
     return redirect(f"/app/suggestions/{suggestion_id}")
+
+
+@router.get("/app/profile", response_class=HTMLResponse)
+def profile_page(request: Request, resources: ResourcesDep, user: WebUser) -> HTMLResponse:
+    return render(
+        request, resources, "profile.html", user=user, frequencies=[f.value for f in EmailFrequency]
+    )
+
+
+@router.post("/app/profile", response_class=HTMLResponse)
+def save_profile(
+    request: Request,
+    resources: ResourcesDep,
+    uow: UowDep,
+    user: WebUser,
+    email_frequency: Annotated[EmailFrequency, Form()],
+    language: Annotated[str, Form()] = "it",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(resources, request, csrf)
+    user.email_frequency = email_frequency.value
+    user.language = language if language in LANGUAGES else "it"
+    response = redirect("/app/profile?saved=1")
+    response.set_cookie(LANGUAGE_COOKIE, user.language, max_age=365 * 24 * 3600, samesite="lax")
+    return response

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from api.auth.service import create_user
 from api.db import sessions_for, unit_of_work
-from api.models import Suggestion
+from api.models import Suggestion, User
 from api.models.enums import Role
 from tests.helpers import register
 from tests.samples import VISION_NEED, VISION_OFFER
@@ -184,3 +184,17 @@ def test_another_organisations_suggestion_page_is_not_found(client, settings):
     assert client.get("/desk").status_code == 403
     assert client.get("/no/such/page").status_code == 404
     assert client.get("/api/v1/no/such").json() == {"detail": "Not Found"}
+
+
+def test_members_choose_how_often_they_are_mailed_and_in_which_language(company, settings):
+    page = company.get("/app/profile")
+    assert 'value="instant" checked' in page.text
+    saved = company.post(
+        "/app/profile", data={"email_frequency": "daily", "language": "en", "csrf": csrf_of(page.text)}
+    )
+    assert "Saved." in saved.text and 'value="daily" checked' in saved.text
+    with sessions_for(settings.resolved_database_url)() as session:
+        user = session.scalar(select(User).where(User.email == "tecnico@ingranaggi.example.it"))
+        assert (user.email_frequency, user.language) == ("daily", "en")
+    bad = company.post("/app/profile", data={"email_frequency": "hourly", "csrf": csrf_of(page.text)})
+    assert bad.status_code == 422
