@@ -198,3 +198,44 @@ def test_members_choose_how_often_they_are_mailed_and_in_which_language(company,
         assert (user.email_frequency, user.language) == ("daily", "en")
     bad = company.post("/app/profile", data={"email_frequency": "hourly", "csrf": csrf_of(page.text)})
     assert bad.status_code == 422
+
+
+def test_the_cluster_dashboard_shows_the_funnel_unmet_needs_and_exports_csv(client, settings):
+    company, lab = register(client), register(client, org_type="research_lab")
+    need = client.post("/api/v1/postings", json=VISION_NEED, headers=company["headers"]).json()
+    lonely = client.post(
+        "/api/v1/postings",
+        json={**VISION_NEED, "title": "Rivestimenti anti-usura per stampi"},
+        headers=company["headers"],
+    ).json()
+    offer = client.post(
+        "/api/v1/postings", json={**VISION_OFFER, "s3_area": "services_innovation"}, headers=lab["headers"]
+    ).json()
+    with unit_of_work(sessions_for(settings.resolved_database_url)) as session:
+        session.add(
+            Suggestion(
+                need_id=need["id"],
+                offer_id=offer["id"],
+                score=0.9,
+                status="introduced",
+                score_parts={},
+                explanation={},
+            )
+        )
+        create_user(
+            session,
+            email="mech@example.it",
+            password="a-long-password",
+            role=Role.facilitator,
+            clusters=["mechatronics_automotive"],
+        )
+    web_login(client, "mech@example.it")
+    page = client.get("/desk/dashboard", headers={"Accept-Language": "en"}).text
+    assert "Both interested" in page and "Needs without a good offer" in page
+    assert "Rivestimenti anti-usura per stampi" in page  # the unmet need
+    assert "innovazione nei servizi" in page or "innovation in services" in page  # the cross-cluster pair
+    csv_text = client.get("/desk/dashboard/suggestions.csv").text
+    assert csv_text.startswith("\ufeffid,score,status") and "introduced" in csv_text
+    unmet = {line.split(",")[0] for line in client.get("/desk/dashboard/unmet_needs.csv").text.splitlines()[1:]}
+    assert str(lonely["id"]) in unmet and str(need["id"]) not in unmet
+    assert client.get("/desk/dashboard/passwords.csv").status_code == 404
