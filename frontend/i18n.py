@@ -123,6 +123,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Rejecting needs a note (3+ characters).",
     },
     "nothing_selected": {"it": "Nessun abbinamento selezionato.", "en": "No match selected."},
+    "error_400": {"it": "Richiesta non valida", "en": "Invalid request"},
     "error_404": {"it": "Pagina non trovata", "en": "Page not found"},
     "error_403": {"it": "Non hai accesso a questa pagina", "en": "You cannot open this page"},
     "error_500": {
@@ -132,6 +133,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "back_home": {"it": "Torna alla tua area", "en": "Back to your area"},
     "language": {"it": "English", "en": "Italiano"},
     "profile": {"it": "Profilo", "en": "Profile"},
+    "admin": {"it": "Amministrazione", "en": "Administration"},
+    "review_policies": {"it": "Revisione per cluster", "en": "Review per cluster"},
+    "review_policies_help": {
+        "it": "Vuoto: ogni abbinamento passa dai facilitatori. Un punteggio (es. 0.9): quelli pari o superiori partono subito.",
+        "en": "Empty: every match goes through the facilitators. A score (e.g. 0.9): those at or above it go out directly.",
+    },
+    "always_review": {"it": "sempre in revisione", "en": "always reviewed"},
+    "users": {"it": "Utenti e ruoli", "en": "Users and roles"},
+    "organisations": {"it": "Organizzazioni", "en": "Organisations"},
     "cluster_dashboard": {"it": "Cruscotto del cluster", "en": "Cluster dashboard"},
     "funnel": {"it": "Dalle pubblicazioni alle presentazioni", "en": "From postings to introductions"},
     "funnel_postings": {"it": "Pubblicazioni", "en": "Postings"},

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import DomainError
 from frontend.i18n import language_of, translator
-from frontend.routes import auth, desk, member
+from frontend.routes import admin, auth, desk, member
 from frontend.session import LoginRequired
 from frontend.web import HERE, MaybeUser, redirect, render, templates
 
@@ -27,7 +27,7 @@ ERROR_PAGES = {403: "error_403", 404: "error_404"}
 
 def mount_frontend(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for router in (auth.router, member.router, desk.router):
+    for router in (auth.router, member.router, desk.router, admin.router):
         app.include_router(router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -67,7 +67,8 @@ def _wants_json(request: Request) -> bool:
 
 def error_page(request: Request, status_code: int, detail: str | None) -> HTMLResponse:
     lang = language_of(request)
-    title = translator(lang)(ERROR_PAGES.get(status_code, "error_500"))
+    fallback = "error_400" if status_code < 500 else "error_500"
+    title = translator(lang)(ERROR_PAGES.get(status_code, fallback))
     return templates.TemplateResponse(
         request,
         "error.html",

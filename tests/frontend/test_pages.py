@@ -236,6 +236,36 @@ def test_the_cluster_dashboard_shows_the_funnel_unmet_needs_and_exports_csv(clie
     assert "innovazione nei servizi" in page or "innovation in services" in page  # the cross-cluster pair
     csv_text = client.get("/desk/dashboard/suggestions.csv").text
     assert csv_text.startswith("\ufeffid,score,status") and "introduced" in csv_text
-    unmet = {line.split(",")[0] for line in client.get("/desk/dashboard/unmet_needs.csv").text.splitlines()[1:]}
+    unmet = {
+        line.split(",")[0] for line in client.get("/desk/dashboard/unmet_needs.csv").text.splitlines()[1:]
+    }
     assert str(lonely["id"]) in unmet and str(need["id"]) not in unmet
     assert client.get("/desk/dashboard/passwords.csv").status_code == 404
+
+
+def test_an_admin_sets_roles_clusters_and_review_policies(client, settings):
+    member = register(client)
+    with unit_of_work(sessions_for(settings.resolved_database_url)) as session:
+        create_user(session, email="admin@example.it", password="a-long-password", role=Role.admin)
+    web_login(client, member["user"]["email"])
+    assert client.get("/admin").status_code == 403
+    client.cookies.clear()
+    web_login(client, "admin@example.it")
+    page = client.get("/admin")
+    assert member["user"]["email"] in page.text
+    token = csrf_of(page.text)
+    client.post(
+        f"/admin/users/{member['user']['id']}",
+        data={"role": "facilitator", "clusters": ["agrifood", "construction"], "csrf": token},
+    )
+    client.post("/admin/policies/agrifood", data={"auto_deliver_above": "0,85", "csrf": token})
+    bad = client.post("/admin/policies/agrifood", data={"auto_deliver_above": "tanto", "csrf": token})
+    assert bad.status_code == 422 and "not a score" in bad.text and "Richiesta non valida" in bad.text
+    with sessions_for(settings.resolved_database_url)() as session:
+        user = session.get(User, member["user"]["id"])
+        assert (user.role, user.clusters) == ("facilitator", ["agrifood", "construction"])
+    policies = {
+        p["s3_area"]: p["auto_deliver_above"]
+        for p in client.get("/api/v1/clusters/policies", headers=member["headers"]).json()
+    }
+    assert policies["agrifood"] == 0.85
