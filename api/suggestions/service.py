@@ -220,7 +220,12 @@ def reject(session: Session, *, jobs: JobBuffer, user: User, suggestion_id: int,
 
 
 def _reviewable(session: Session, user: User, suggestion_id: int, *, allowed: tuple[str, ...]) -> Suggestion:
-    suggestion = get_suggestion(session, user=user, suggestion_id=suggestion_id)
+    if user.role in (Role.facilitator.value, Role.admin.value):
+        suggestion = session.get(Suggestion, suggestion_id)
+        if suggestion is None:
+            raise NotFound(f"Suggestion {suggestion_id} does not exist.")
+    else:  # members: what they cannot see does not exist for them
+        suggestion = get_suggestion(session, user=user, suggestion_id=suggestion_id)
     if not is_reviewer(user, suggestion):
         raise Forbidden("Only a facilitator of the pair's clusters can review a suggestion.")
     if suggestion.status not in allowed:

@@ -269,3 +269,18 @@ def test_an_admin_sets_roles_clusters_and_review_policies(client, settings):
         for p in client.get("/api/v1/clusters/policies", headers=member["headers"]).json()
     }
     assert policies["agrifood"] == 0.85
+
+
+def test_a_facilitator_cannot_review_outside_their_clusters_on_the_desk(client, settings):
+    test_members_answer_on_the_page_and_facilitators_review_on_the_desk(client, settings)
+    with unit_of_work(sessions_for(settings.resolved_database_url)) as session:
+        suggestion = session.scalar(select(Suggestion))
+        suggestion.status = "pending_review"
+        suggestion_id = suggestion.id
+    client.cookies.clear()
+    web_login(client, "agri@example.it")
+    desk = client.get("/desk").text
+    forged = client.post(
+        "/desk/review", data={"ids": [suggestion_id], "action": "approve", "csrf": csrf_of(desk)}
+    )
+    assert forged.status_code == 403 and "facilitator of the pair" in forged.text
