@@ -81,6 +81,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "For a need: the lowest useful readiness level; for an offer: the level reached.",
     },
     "publish": {"it": "Pubblica", "en": "Publish"},
+    "posted": {
+        "it": "Pubblicato. Lo stiamo analizzando; gli abbinamenti trovati passano dai facilitatori del cluster prima di arrivarvi.",
+        "en": "Published. We are analysing it; the matches found go through the cluster's facilitators before they reach you.",
+    },
+    "required": {"it": "obbligatorio", "en": "required"},
     "fix_errors": {"it": "Correggi i campi evidenziati.", "en": "Please fix the highlighted fields."},
     "the_need": {"it": "Il bisogno", "en": "The need"},
     "the_offer": {"it": "L'offerta", "en": "The offer"},

@@ -79,7 +79,7 @@ def publish(
             request, resources, "posting_form.html", user=user, form=form, errors=errors, status_code=422
         )
     create_posting(uow.session, jobs=uow.jobs, author=user, data=data)
-    return redirect("/app")
+    return redirect("/app?posted=1")
 
 
 @router.get("/app/suggestions/{suggestion_id}", response_class=HTMLResponse)

@@ -9,8 +9,10 @@
   const texts = {};
   document.querySelectorAll("#notice-texts span").forEach((s) => { texts[s.dataset.kind] = s.textContent.trim(); });
   let unread = 0;
+  const shown = [];
 
   function show(event) {
+    shown.push(event);
     const empty = list.querySelector(".empty");
     if (empty) empty.remove();
     const item = document.createElement("li");
@@ -24,6 +26,18 @@
     count.textContent = String(unread);
     count.toggleAttribute("data-zero", unread === 0);
   }
+
+  // Opening the bell marks what it shows as read.
+  document.getElementById("bell").addEventListener("toggle", (e) => {
+    if (!e.target.open) return;
+    shown.filter((n) => !n.read_at).forEach((n) => {
+      n.read_at = "now";
+      fetch("/api/v1/notifications/" + n.id + "/read", { method: "POST", headers: { Authorization: "Bearer " + token } });
+    });
+    unread = 0;
+    count.textContent = "0";
+    count.setAttribute("data-zero", "");
+  });
 
   fetch("/api/v1/notifications?limit=20", { headers: { Authorization: "Bearer " + token } })
     .then((r) => (r.ok ? r.json() : []))

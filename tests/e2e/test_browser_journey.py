@@ -113,7 +113,7 @@ def register_and_post(page: Page, base: str, *, org: str, org_type: str, email: 
     page.select_option("select[name=s3_area]", body["s3_area"])
     page.fill("input[name=trl]", str(body["trl"]))
     page.click("main form button[type=submit]")
-    expect(page).to_have_url(f"{base}/app")
+    expect(page).to_have_url(f"{base}/app?posted=1")
     # The pipeline state updates live on the page until the posting is matched.
     expect(page.locator(f"[data-posting] >> text={body['title']}")).to_be_visible()
     expect(page.locator("[data-posting][data-state=matched]")).to_have_count(1, timeout=90_000)
@@ -160,6 +160,7 @@ def test_company_lab_and_facilitator_walk_the_whole_journey(web_stack: Stack, br
     # The company's page was never reloaded: the bell heard about it on the live stream.
     expect(company.locator("#bell-count")).to_have_text("1", timeout=30_000)
     company.click("#bell summary")
+    expect(company.locator("#bell-count")).to_have_text("0")  # opening the bell marks it read
     shot(company, "5-company-bell")
     company.click("#bell-list a")
     expect(company.locator("h1")).to_contain_text("Punteggio")

@@ -99,8 +99,9 @@ def test_the_posting_form_explains_each_mistake_and_publishes_a_valid_posting(co
         },
         follow_redirects=False,
     )
-    assert good.status_code == 303
-    dashboard = company.get("/app").text
+    assert good.status_code == 303 and good.headers["location"] == "/app?posted=1"
+    dashboard = company.get(good.headers["location"]).text
+    assert "passano dai facilitatori del cluster" in dashboard
     assert VISION_NEED["title"] in dashboard and 'data-state="pending"' in dashboard
 
 
