@@ -138,6 +138,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "back_home": {"it": "Torna alla tua area", "en": "Back to your area"},
     "language": {"it": "English", "en": "Italiano"},
     "profile": {"it": "Profilo", "en": "Profile"},
+    "organisation_profile": {"it": "Profilo dell'organizzazione", "en": "Organisation profile"},
+    "contact_email": {
+        "it": "E-mail di contatto (mostrata all'altra parte quando siete presentati)",
+        "en": "Contact e-mail (shown to the other side once you are introduced)",
+    },
     "admin": {"it": "Amministrazione", "en": "Administration"},
     "review_policies": {"it": "Revisione per cluster", "en": "Review per cluster"},
     "review_policies_help": {

@@ -1,22 +1,35 @@
-"""Creating organisations."""
+"""Creating organisations and keeping their profile up to date."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from api.models import Organisation
+from api.errors import Forbidden
+from api.models import Organisation, User
 from api.organisations.schemas import OrganisationCreate
 
 
 def create_organisation(session: Session, *, data: OrganisationCreate) -> Organisation:
-    organisation = Organisation(
-        name=data.name.strip(),
-        type=data.type.value,
-        clusters=sorted({c.value for c in data.clusters}),
-        city=data.city.strip(),
-        province=data.province.strip().upper(),
-        contact_email=str(data.contact_email) if data.contact_email else None,
-    )
+    organisation = Organisation()
+    _apply(organisation, data)
     session.add(organisation)
     session.flush()
     return organisation
+
+
+def update_organisation(session: Session, *, user: User, data: OrganisationCreate) -> Organisation:
+    """A member edits its own organisation's profile."""
+    organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
+    if organisation is None:
+        raise Forbidden("Only a member of an organisation can edit its profile.")
+    _apply(organisation, data)
+    return organisation
+
+
+def _apply(organisation: Organisation, data: OrganisationCreate) -> None:
+    organisation.name = data.name.strip()
+    organisation.type = data.type.value
+    organisation.clusters = sorted({c.value for c in data.clusters})
+    organisation.city = data.city.strip()
+    organisation.province = data.province.strip().upper()
+    organisation.contact_email = str(data.contact_email) if data.contact_email else None

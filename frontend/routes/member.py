@@ -9,7 +9,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.deps import ResourcesDep, UowDep
-from api.models.enums import EmailFrequency, PostingKind, SuggestionStatus
+from api.models.enums import EmailFrequency, OrganisationType, PostingKind, SuggestionStatus
+from api.organisations.schemas import OrganisationCreate
+from api.organisations.service import update_organisation
 from api.postings.schemas import PostingCreate
 from api.postings.service import create_posting, list_postings
 from api.suggestions import service as suggestions
@@ -127,11 +129,53 @@ def answer(
     return redirect(f"/app/suggestions/{suggestion_id}")
 
 
+def _profile(
+    request: Request, resources, user, *, errors: dict[str, str] | None = None, status_code: int = 200
+):  # type: ignore[no-untyped-def]
+    return render(
+        request,
+        resources,
+        "profile.html",
+        user=user,
+        frequencies=[f.value for f in EmailFrequency],
+        org_types=[t.value for t in OrganisationType],
+        errors=errors or {},
+        status_code=status_code,
+    )
+
+
 @router.get("/app/profile", response_class=HTMLResponse)
 def profile_page(request: Request, resources: ResourcesDep, user: WebUser) -> HTMLResponse:
-    return render(
-        request, resources, "profile.html", user=user, frequencies=[f.value for f in EmailFrequency]
-    )
+    return _profile(request, resources, user)
+
+
+@router.post("/app/organisation", response_class=HTMLResponse)
+def save_organisation(
+    request: Request,
+    resources: ResourcesDep,
+    uow: UowDep,
+    user: WebUser,
+    name: Annotated[str, Form()] = "",
+    org_type: Annotated[str, Form()] = "",
+    city: Annotated[str, Form()] = "",
+    contact_email: Annotated[str, Form()] = "",
+    clusters: Annotated[list[str] | None, Form()] = None,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(resources, request, csrf)
+    try:
+        data = OrganisationCreate(
+            name=name,
+            type=org_type,
+            city=city,
+            clusters=clusters or [],
+            contact_email=contact_email.strip() or None,
+        )
+    except ValidationError as exc:
+        errors = {str(e["loc"][0]): e["msg"] for e in exc.errors()}
+        return _profile(request, resources, user, errors=errors, status_code=422)
+    update_organisation(uow.session, user=user, data=data)
+    return redirect("/app/profile?saved=1")
 
 
 @router.post("/app/profile", response_class=HTMLResponse)

@@ -285,3 +285,37 @@ def test_a_facilitator_cannot_review_outside_their_clusters_on_the_desk(client, 
         "/desk/review", data={"ids": [suggestion_id], "action": "approve", "csrf": csrf_of(desk)}
     )
     assert forged.status_code == 403 and "facilitator of the pair" in forged.text
+
+
+def test_a_member_edits_the_organisation_profile_and_the_contact_it_shares(company, settings):
+    page = company.get("/app/profile")
+    bad = company.post(
+        "/app/organisation",
+        data={
+            "name": "X",
+            "org_type": "company",
+            "contact_email": "not-an-email",
+            "csrf": csrf_of(page.text),
+        },
+    )
+    assert bad.status_code == 422 and bad.text.count('class="field-error"') == 2
+    company.post(
+        "/app/organisation",
+        data={
+            "name": "Ingranaggi Modenesi S.p.A.",
+            "org_type": "company",
+            "city": "Carpi",
+            "contact_email": "innovazione@ingranaggi.example.it",
+            "clusters": ["mechatronics_automotive", "energy_sustainability"],
+            "csrf": csrf_of(page.text),
+        },
+    )
+    with sessions_for(settings.resolved_database_url)() as session:
+        user = session.scalar(select(User).where(User.email == "tecnico@ingranaggi.example.it"))
+        organisation = user.organisation
+        assert (organisation.name, organisation.city, organisation.contact_email) == (
+            "Ingranaggi Modenesi S.p.A.",
+            "Carpi",
+            "innovazione@ingranaggi.example.it",
+        )
+        assert organisation.clusters == ["energy_sustainability", "mechatronics_automotive"]
