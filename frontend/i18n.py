@@ -116,6 +116,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "it": "Abbinamenti in attesa per i tuoi cluster: approvali per inviarli alle due parti, o respingili con una nota.",
         "en": "Matches waiting for your clusters: approve to send them to both parties, or reject with a note.",
     },
+    "desk_keys": {
+        "it": "Tastiera: j/k per spostarsi, x per selezionare, a per approvare i selezionati, r per scrivere la nota e respingere.",
+        "en": "Keyboard: j/k to move, x to select, a to approve the selected, r to write the note and reject.",
+    },
     "desk_empty": {"it": "Nessun abbinamento in attesa.", "en": "Nothing waiting for review."},
     "approve": {"it": "Approva", "en": "Approve"},
     "reject": {"it": "Respingi", "en": "Reject"},

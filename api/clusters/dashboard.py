@@ -27,7 +27,7 @@ class ClusterDashboard:
     postings: list[Posting]
     suggestions: list[Suggestion]
     funnel: dict[str, int] = field(default_factory=dict)
-    median_minutes_to_first_suggestion: float | None = None
+    median_seconds_to_first_suggestion: float | None = None
     unmet_needs: dict[str, list[Posting]] = field(default_factory=dict)
     cross_cluster: list[Suggestion] = field(default_factory=list)
 

@@ -67,3 +67,27 @@
     }, 1500);
   });
 })();
+
+// Review desk from the keyboard: j/k move between suggestions, x selects, a approves the
+// selected ones, r goes to the note (a rejection needs one).
+(function () {
+  const form = document.getElementById("review-form");
+  if (!form) return;
+  const cards = Array.from(form.querySelectorAll("article.review"));
+  let current = -1;
+  function focus(index) {
+    current = Math.max(0, Math.min(cards.length - 1, index));
+    cards.forEach((card, i) => card.classList.toggle("current", i === current));
+    cards[current].focus();
+  }
+  cards.forEach((card) => card.setAttribute("tabindex", "-1"));
+  document.addEventListener("keydown", (e) => {
+    if (e.target.matches("input[type=text], input:not([type]), textarea") || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (e.key === "j") focus(current + 1);
+    else if (e.key === "k") focus(current - 1);
+    else if (e.key === "x" && current >= 0) cards[current].querySelector("input[name=ids]").click();
+    else if (e.key === "a") form.querySelector("button[value=approve]").click();
+    else if (e.key === "r") { e.preventDefault(); form.querySelector("input[name=note]").focus(); }
+    else return;
+  });
+})();

@@ -152,10 +152,16 @@ def test_company_lab_and_facilitator_walk_the_whole_journey(web_stack: Stack, br
     expect(card).to_have_count(1)
     expect(card).to_contain_text(VISION_NEED["title"])
     shot(facilitator, "3-facilitator-desk")
-    card.locator("input[name=ids]").check()
-    facilitator.click("button[value=approve]")
+    # From the keyboard: j to the first suggestion, x to select it, a to approve.
+    facilitator.keyboard.press("j")
+    facilitator.keyboard.press("x")
+    expect(card.locator("input[name=ids]")).to_be_checked()
+    facilitator.keyboard.press("a")
     expect(facilitator.locator("p.ok")).to_be_visible()
     shot(facilitator, "4-facilitator-approved")
+    facilitator.click("a[href='/desk/dashboard']")
+    expect(facilitator.locator(".bar-row")).to_have_count(4)  # the funnel
+    shot(facilitator, "4b-cluster-dashboard")
 
     # The company's page was never reloaded: the bell heard about it on the live stream.
     expect(company.locator("#bell-count")).to_have_text("1", timeout=30_000)
