@@ -163,7 +163,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     "funnel_approved": {"it": "Approvati e inviati", "en": "Approved and sent"},
     "funnel_introduced": {"it": "Entrambi interessati", "en": "Both interested"},
     "median_first": {"it": "Tempo mediano al primo abbinamento", "en": "Median time to the first match"},
-    "minutes": {"it": "minuti", "en": "minutes"},
     "unmet_demand": {
         "it": "Bisogni senza un'offerta adatta, per area",
         "en": "Needs without a good offer, by area",

@@ -60,11 +60,9 @@ def cluster_dashboard(session: Session, user: User) -> ClusterDashboard:
     for s in suggestions:
         for posting in (s.need, s.offer):
             if posting.s3_area in areas:
-                minutes = (s.created_at - posting.created_at).total_seconds() / 60
-                first[posting.id] = min(first.get(posting.id, minutes), minutes)
-    dashboard.median_minutes_to_first_suggestion = (
-        round(statistics.median(first.values()), 1) if first else None
-    )
+                seconds = (s.created_at - posting.created_at).total_seconds()
+                first[posting.id] = min(first.get(posting.id, seconds), seconds)
+    dashboard.median_seconds_to_first_suggestion = statistics.median(first.values()) if first else None
     matched_needs = {s.need_id for s in suggestions if s.status in STILL_COUNTS}
     for posting in postings:
         if posting.kind == "need" and posting.status == "open" and posting.id not in matched_needs:

@@ -234,6 +234,7 @@ def test_the_cluster_dashboard_shows_the_funnel_unmet_needs_and_exports_csv(clie
     page = client.get("/desk/dashboard", headers={"Accept-Language": "en"}).text
     assert "Both interested" in page and "Needs without a good offer" in page
     assert "Rivestimenti anti-usura per stampi" in page  # the unmet need
+    assert re.search(r'class="big">\d+ s</p>', page)  # the first match came within seconds
     assert "innovazione nei servizi" in page or "innovation in services" in page  # the cross-cluster pair
     csv_text = client.get("/desk/dashboard/suggestions.csv").text
     assert csv_text.startswith("\ufeffid,score,status") and "introduced" in csv_text
