@@ -1,4 +1,5 @@
-"""The matcher: search the opposite kind, score the hits, write suggestions and notify.
+"""The matcher: rank the opposite kind, apply the delivery rule, write suggestions and notify
+(the facilitators first when the clusters review suggestions, else both parties).
 
 Idempotent: re-running it for the same posting revision creates nothing new, and the
 unique (need, offer) constraint settles races between processes matching both sides.

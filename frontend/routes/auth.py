@@ -14,7 +14,7 @@ from api.deps import ResourcesDep, UowDep
 from api.errors import DomainError
 from api.models.enums import OrganisationType
 from api.organisations.service import create_organisation
-from frontend.i18n import LANGUAGE_COOKIE, LANGUAGES
+from frontend.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of
 from frontend.session import check_csrf, sign_in, sign_out
 from frontend.web import MaybeUser, home_of, redirect, render
 
@@ -44,6 +44,8 @@ def login(
         return render(request, resources, "login.html", error=str(exc), email=email, status_code=401)
     response = redirect(home_of(user))
     sign_in(response, resources, user)
+    # The account's language wins over the browser's from now on.
+    response.set_cookie(LANGUAGE_COOKIE, user.language, max_age=365 * 24 * 3600, samesite="lax")
     return response
 
 
@@ -78,9 +80,7 @@ def register(
             email=email,
             password=password,
             organization={"name": org_name, "type": org_type, "city": city, "clusters": clusters or []},
-            language=request.cookies.get(LANGUAGE_COOKIE, "it")
-            if request.cookies.get(LANGUAGE_COOKIE) in LANGUAGES
-            else "it",
+            language=language_of(request),
         )
         organisation = create_organisation(uow.session, data=body.organization)
         user = auth_service.create_user(

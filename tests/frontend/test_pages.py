@@ -231,7 +231,7 @@ def test_the_cluster_dashboard_shows_the_funnel_unmet_needs_and_exports_csv(clie
             clusters=["mechatronics_automotive"],
         )
     web_login(client, "mech@example.it")
-    page = client.get("/desk/dashboard", headers={"Accept-Language": "en"}).text
+    page = client.get("/desk/dashboard?lang=en").text
     assert "Both interested" in page and "Needs without a good offer" in page
     assert "Rivestimenti anti-usura per stampi" in page  # the unmet need
     assert re.search(r'class="big">\d+ s</p>', page)  # the first match came within seconds
