@@ -30,8 +30,8 @@ from api.matching.replica import IndexReplica
 from api.matching.service import MatchPolicy, match_posting
 from api.migrate import upgrade
 from api.models import Organisation, Posting, Suggestion
-from api.models.enums import SuggestionStatus
 from api.pipeline.service import store_embedding, task_for
+from api.suggestions.service import OPEN_STATUSES
 from embeddings.encoder import Encoder
 from embeddings.representation import index_model_id
 from embeddings.scoring import Calibration
@@ -155,12 +155,9 @@ def delivered_pairs(data: LoadedSet, policy: MatchPolicy) -> list[tuple[str, str
                 revision=1,
             )
     with data.sessions() as session:
-        return [
-            (data.set_id[s.need_id], data.set_id[s.offer_id])
-            for s in session.scalars(
-                select(Suggestion).where(Suggestion.status == SuggestionStatus.delivered.value)
-            )
-        ]
+        # Whether a facilitator reviews it first or it goes out directly, the matcher made it.
+        made = session.scalars(select(Suggestion).where(Suggestion.status.in_(OPEN_STATUSES)))
+        return [(data.set_id[s.need_id], data.set_id[s.offer_id]) for s in made]
 
 
 def dense_rankings(eval_set: EvalSet, encoder: Encoder) -> tuple[Rankings, Rankings]:

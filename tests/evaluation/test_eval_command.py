@@ -49,7 +49,8 @@ TINY_SET = {
 
 @pytest.fixture
 def cli(settings: Settings):  # type: ignore[no-untyped-def]
-    override_settings(settings)
+    # As deployed: every suggestion waits for a facilitator; delivery still counts what the matcher made.
+    override_settings(settings.model_copy(update={"review_auto_deliver_above": None}))
     yield CliRunner()
     override_settings(None)
 
