@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import redis
 
 from api.processes import api_command, stop_all, worker_command
 from api.settings import Settings
@@ -52,6 +53,11 @@ class Stack:
                 if k.startswith("CLUSTERMATCH_")
             }
         )
+        # Each stack has a fresh database whose ids start again at 1: messages an earlier stack
+        # left on the shared test Redis (retries, a killed worker's) must not reach it.
+        client = redis.Redis.from_url(redis_url)
+        client.flushdb()
+        client.close()
         self.api: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
         self.base_url = f"http://127.0.0.1:{self.port}"
