@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from api.auth.service import create_user
 from api.jobs import JobBuffer
-from api.models import Posting, User
+from api.models import Posting, Suggestion, User
 from api.models.enums import OrganisationType
 from api.organisations.schemas import OrganisationCreate
 from api.organisations.service import create_organisation
@@ -35,3 +35,20 @@ def owner_of(session: Session, posting_id: int) -> User:
 
 def posting(session: Session, jobs: JobBuffer, author: User, body: dict) -> Posting:  # type: ignore[type-arg]
     return create_posting(session, jobs=jobs, author=author, data=PostingCreate(**body))
+
+
+def suggestion(
+    session: Session, need_id: int, offer_id: int, *, status: str = "delivered", score: float = 0.8
+) -> Suggestion:
+    """A suggestion written directly, as if the matcher had made it."""
+    made = Suggestion(
+        need_id=need_id,
+        offer_id=offer_id,
+        score=score,
+        status=status,
+        score_parts={"semantic": 0.7},
+        explanation={"summary": {"en": f"Score {score:.2f}", "it": f"Punteggio {score:.2f}"}, "reasons": []},
+    )
+    session.add(made)
+    session.flush()
+    return made

@@ -164,15 +164,20 @@ def announce(session: Session, suggestion: Suggestion) -> list:
             payload=summary_payload(suggestion),
             dedupe_key=f"suggestion:{suggestion.id}:review:{_revisions(suggestion)}",
         )
+    return _notify_sides(
+        session,
+        (suggestion.need, suggestion.offer),
+        kind=NotificationKind.suggestion_new.value,
+        payload=summary_payload(suggestion),
+        dedupe_key=f"suggestion:{suggestion.id}:new:{_revisions(suggestion)}",
+    )
+
+
+def _notify_sides(session: Session, sides: Iterable[Posting], **notification: Any) -> list:
+    """The same notification to every user of each side's organisation."""
     created = []
-    for side in (suggestion.need, suggestion.offer):
-        created += notify_organisation(
-            session,
-            organisation_id=side.organisation_id,
-            kind=NotificationKind.suggestion_new.value,
-            payload=summary_payload(suggestion),
-            dedupe_key=f"suggestion:{suggestion.id}:new:{_revisions(suggestion)}",
-        )
+    for side in sides:
+        created += notify_organisation(session, organisation_id=side.organisation_id, **notification)
     return created
 
 
@@ -205,16 +210,14 @@ def reject(session: Session, *, jobs: JobBuffer, user: User, suggestion_id: int,
     suggestion.status = SuggestionStatus.rejected.value
     _record_review(suggestion, user, reason)
     if was_delivered:
-        created = []
-        for side in (suggestion.need, suggestion.offer):
-            # The parties learn the suggestion is gone, not the facilitator's internal reason.
-            created += notify_organisation(
-                session,
-                organisation_id=side.organisation_id,
-                kind=NotificationKind.suggestion_withdrawn.value,
-                payload={**summary_payload(suggestion), "by": "facilitator"},
-                dedupe_key=f"suggestion:{suggestion.id}:rejected",
-            )
+        # The parties learn the suggestion is gone, not the facilitator's internal reason.
+        created = _notify_sides(
+            session,
+            (suggestion.need, suggestion.offer),
+            kind=NotificationKind.suggestion_withdrawn.value,
+            payload={**summary_payload(suggestion), "by": "facilitator"},
+            dedupe_key=f"suggestion:{suggestion.id}:rejected",
+        )
         _dispatch(session, jobs, created)
     return suggestion
 
@@ -275,16 +278,13 @@ def withdraw(session: Session, *, suggestion: Suggestion, notify: Iterable[Posti
     suggestion.status = SuggestionStatus.withdrawn.value
     if not was_seen:
         return []
-    created = []
-    for side in notify:
-        created += notify_organisation(
-            session,
-            organisation_id=side.organisation_id,
-            kind=NotificationKind.suggestion_withdrawn.value,
-            payload=summary_payload(suggestion),
-            dedupe_key=f"suggestion:{suggestion.id}:withdrawn:{_revisions(suggestion)}",
-        )
-    return created
+    return _notify_sides(
+        session,
+        notify,
+        kind=NotificationKind.suggestion_withdrawn.value,
+        payload=summary_payload(suggestion),
+        dedupe_key=f"suggestion:{suggestion.id}:withdrawn:{_revisions(suggestion)}",
+    )
 
 
 def _other(suggestion: Suggestion, posting: Posting) -> Posting:

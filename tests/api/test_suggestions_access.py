@@ -10,6 +10,7 @@ from api.db import sessions_for, unit_of_work
 from api.models import Posting, Suggestion
 from api.models.enums import Role
 from api.notifications.service import notify_organisation
+from tests import factories
 from tests.helpers import register
 from tests.samples import VISION_NEED, VISION_OFFER
 
@@ -22,15 +23,7 @@ def pair(client, settings):  # type: ignore[no-untyped-def]
     offer = client.post("/api/v1/postings", json=VISION_OFFER, headers=lab["headers"]).json()
     sessions = sessions_for(settings.resolved_database_url)
     with unit_of_work(sessions) as session:
-        suggestion = Suggestion(
-            need_id=need["id"],
-            offer_id=offer["id"],
-            score=0.8,
-            score_parts={"semantic": 0.7},
-            explanation={"summary": {"en": "Score 0.80", "it": "Punteggio 0.80"}},
-        )
-        session.add(suggestion)
-        session.flush()
+        suggestion = factories.suggestion(session, need["id"], offer["id"])
         for side in (need, offer):
             posting = session.get(Posting, side["id"])
             notify_organisation(

@@ -12,6 +12,7 @@ from api.auth.service import create_user
 from api.db import sessions_for, unit_of_work
 from api.models import Suggestion, User
 from api.models.enums import Role
+from tests import factories
 from tests.helpers import register
 from tests.samples import VISION_NEED, VISION_OFFER
 
@@ -127,16 +128,7 @@ def test_members_answer_on_the_page_and_facilitators_review_on_the_desk(client, 
     offer = client.post("/api/v1/postings", json=VISION_OFFER, headers=lab["headers"]).json()
     sessions = sessions_for(settings.resolved_database_url)
     with unit_of_work(sessions) as session:
-        suggestion = Suggestion(
-            need_id=need["id"],
-            offer_id=offer["id"],
-            score=0.8,
-            status="pending_review",
-            score_parts={},
-            explanation={"summary": {"it": "Punteggio 0.80", "en": "Score 0.80"}, "reasons": []},
-        )
-        session.add(suggestion)
-        session.flush()
+        suggestion = factories.suggestion(session, need["id"], offer["id"], status="pending_review")
         suggestion_id = suggestion.id
         for email, cluster in (
             ("mech@example.it", "mechatronics_automotive"),
@@ -213,16 +205,7 @@ def test_the_cluster_dashboard_shows_the_funnel_unmet_needs_and_exports_csv(clie
         "/api/v1/postings", json={**VISION_OFFER, "s3_area": "services_innovation"}, headers=lab["headers"]
     ).json()
     with unit_of_work(sessions_for(settings.resolved_database_url)) as session:
-        session.add(
-            Suggestion(
-                need_id=need["id"],
-                offer_id=offer["id"],
-                score=0.9,
-                status="introduced",
-                score_parts={},
-                explanation={},
-            )
-        )
+        factories.suggestion(session, need["id"], offer["id"], status="introduced", score=0.9)
         create_user(
             session,
             email="mech@example.it",
