@@ -15,7 +15,6 @@ from api.auth.schemas import (
 from api.auth.security import create_access_token
 from api.deps import CurrentUser, ResourcesDep, UowDep
 from api.organisations.schemas import OrganisationRead
-from api.organisations.service import create_organisation
 
 router = APIRouter(tags=["auth"])
 
@@ -28,17 +27,10 @@ def _token(resources: ResourcesDep, user_id: int) -> str:
 
 @router.post("/auth/register", status_code=status.HTTP_201_CREATED, response_model=RegisterResponse)
 def register(body: RegisterRequest, uow: UowDep, resources: ResourcesDep) -> RegisterResponse:
-    organisation = create_organisation(uow.session, data=body.organization)
-    user = service.create_user(
-        uow.session,
-        email=str(body.email),
-        password=body.password,
-        organisation=organisation,
-        language=body.language,
-    )
+    user = service.register_member(uow.session, body)
     return RegisterResponse(
         user=UserRead.model_validate(user),
-        organization=OrganisationRead.model_validate(organisation),
+        organization=OrganisationRead.model_validate(user.organisation),
         access_token=_token(resources, user.id),
     )
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.auth.schemas import RegisterRequest
 from api.auth.security import hash_password, verify_password
 from api.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from api.models import Organisation, User
 from api.models.enums import Role, S3Area
+from api.organisations.service import create_organisation
 
 
 def normalise_email(email: str) -> str:
@@ -72,3 +74,15 @@ def change_role(session: Session, *, actor: User, user_id: int, role: Role, clus
     user.role = role.value
     user.clusters = sorted(set(clusters)) if role is Role.facilitator else []
     return user
+
+
+def register_member(session: Session, body: RegisterRequest) -> User:
+    """A new organisation and its first member account."""
+    organisation = create_organisation(session, data=body.organization)
+    return create_user(
+        session,
+        email=str(body.email),
+        password=body.password,
+        organisation=organisation,
+        language=body.language,
+    )

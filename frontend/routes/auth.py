@@ -13,7 +13,6 @@ from api.auth.schemas import RegisterRequest
 from api.deps import ResourcesDep, UowDep
 from api.errors import DomainError
 from api.models.enums import OrganisationType
-from api.organisations.service import create_organisation
 from frontend.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of
 from frontend.session import check_csrf, sign_in, sign_out
 from frontend.web import MaybeUser, home_of, redirect, render
@@ -82,14 +81,7 @@ def register(
             organization={"name": org_name, "type": org_type, "city": city, "clusters": clusters or []},
             language=language_of(request),
         )
-        organisation = create_organisation(uow.session, data=body.organization)
-        user = auth_service.create_user(
-            uow.session,
-            email=str(body.email),
-            password=body.password,
-            organisation=organisation,
-            language=body.language,
-        )
+        user = auth_service.register_member(uow.session, body)
     except ValidationError as exc:
         errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}
         return _register_again(request, resources, form, errors)
