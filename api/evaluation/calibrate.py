@@ -2,8 +2,10 @@
 
 The score is a logistic regression over the matcher's features, trained to tell pairs a
 facilitator would introduce (grade >= 1) from the rest, so it reads as a probability. The
-delivery rule (threshold, top-k, margin) is then chosen on the same data: the best F1 among
-the rules with precision >= 0.8 and no-match silence >= 0.7.
+delivery rule (threshold, top-k, margin) is then chosen on the same data: the best F0.5 among
+the rules with precision >= 0.8 and no-match silence >= 0.7. F0.5 weighs precision twice as
+much as recall: a weak suggestion costs a facilitator's time and the members' trust, while a
+missed one can still be found by the other side's matching or a later edit.
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ def delivered_by_rule(
     return pairs
 
 
+def f_beta(precision: float, recall: float, *, beta: float) -> float:
+    if precision == recall == 0:
+        return 0.0
+    return (1 + beta**2) * precision * recall / (beta**2 * precision + recall)
+
+
 def fit_weights(
     features: np.ndarray, labels: np.ndarray, regularisation: float
 ) -> tuple[tuple[float, ...], float]:
@@ -101,7 +109,7 @@ def calibrate(
             )
             if metrics["precision"] < MIN_PRECISION or metrics["no_match_silence"] < MIN_SILENCE:
                 continue
-            key = (metrics["f1"], threshold)
+            key = (f_beta(metrics["precision"], metrics["recall"], beta=0.5), threshold)
             if best is None or key > best[0]:
                 best = (key, rule, metrics)
         report = {
