@@ -17,6 +17,7 @@ from api.auth.security import create_access_token, user_id_from_token
 from api.deps import Resources
 from api.errors import Forbidden
 from api.models import User
+from frontend.i18n import LANGUAGE_COOKIE
 
 SESSION_COOKIE = "cm_session"
 
@@ -57,6 +58,15 @@ def csrf_token(resources: Resources, request: Request) -> str:
     return hmac.new(resources.secret_key.encode(), f"csrf:{token}".encode(), hashlib.sha256).hexdigest()
 
 
-def check_csrf(resources: Resources, request: Request, submitted: str | None) -> None:
-    if not submitted or not hmac.compare_digest(submitted, csrf_token(resources, request)):
+async def csrf_protected(request: Request) -> None:
+    """Router dependency of every page: no form is accepted without its CSRF token."""
+    if request.method in ("GET", "HEAD", "OPTIONS"):
+        return
+    submitted = (await request.form()).get("csrf")
+    expected = csrf_token(request.app.state.resources, request)
+    if not isinstance(submitted, str) or not hmac.compare_digest(submitted, expected):
         raise Forbidden("The form expired or came from another site: reload the page and try again.")
+
+
+def remember_language(response: Response, lang: str) -> None:
+    response.set_cookie(LANGUAGE_COOKIE, lang, max_age=365 * 24 * 3600, samesite="lax")

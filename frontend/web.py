@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from api.deps import ResourcesDep, UowDep
 from api.matching.explain import AREA_NAMES
@@ -61,6 +62,11 @@ def render(
         },
         status_code=status_code,
     )
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Pydantic's errors keyed by field ("title", "organization.name"; list positions dropped)."""
+    return {".".join(str(p) for p in e["loc"] if isinstance(p, str)): e["msg"] for e in exc.errors()}
 
 
 def redirect(url: str) -> RedirectResponse:

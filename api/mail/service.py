@@ -74,15 +74,20 @@ def _already_mailed(session: Session, notification: Notification) -> bool:
     suggestion_id = notification.payload.get("suggestion_id")
     if suggestion_id is None:
         return False
-    earlier = session.scalars(
-        select(Notification.payload).where(
+    # Suggestion notifications are keyed "suggestion:<id>:<event>:…": the unique
+    # (recipient, dedupe_key) index answers this without reading the user's whole history.
+    earlier = session.scalar(
+        select(Notification.id)
+        .where(
             Notification.recipient_id == notification.recipient_id,
+            Notification.dedupe_key.startswith(f"suggestion:{suggestion_id}:"),
             Notification.kind == notification.kind,
             Notification.id != notification.id,
             Notification.email_status.in_((SENT, QUEUED)),
         )
+        .limit(1)
     )
-    return any(payload.get("suggestion_id") == suggestion_id for payload in earlier)
+    return earlier is not None
 
 
 def _sent_since(session: Session, user_id: int, since: datetime) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 
@@ -14,10 +14,10 @@ from api.deps import ResourcesDep, UowDep
 from api.errors import Forbidden, InvalidInput
 from api.models import Organisation, User
 from api.models.enums import Role, S3Area
-from frontend.session import check_csrf
+from frontend.session import csrf_protected
 from frontend.web import WebUser, redirect, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protected)])
 
 
 def _admin(user: User) -> User:
@@ -50,9 +50,7 @@ def save_role(
     user: WebUser,
     role: Annotated[Role, Form()],
     clusters: Annotated[list[str] | None, Form()] = None,
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(resources, request, csrf)
     change_role(uow.session, actor=_admin(user), user_id=user_id, role=role, clusters=clusters or [])
     return redirect("/admin#users")
 
@@ -65,9 +63,7 @@ def save_policy(
     uow: UowDep,
     user: WebUser,
     auto_deliver_above: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(resources, request, csrf)
     text = auto_deliver_above.strip().replace(",", ".")
     try:
         threshold = float(text) if text else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -13,11 +13,11 @@ from api.auth.schemas import RegisterRequest
 from api.deps import ResourcesDep, UowDep
 from api.errors import DomainError
 from api.models.enums import OrganisationType
-from frontend.i18n import LANGUAGE_COOKIE, LANGUAGES, language_of
-from frontend.session import check_csrf, sign_in, sign_out
-from frontend.web import MaybeUser, home_of, redirect, render
+from frontend.i18n import LANGUAGES, language_of
+from frontend.session import csrf_protected, remember_language, sign_in, sign_out
+from frontend.web import MaybeUser, field_errors, home_of, redirect, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protected)])
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -34,9 +34,7 @@ def login(
     uow: UowDep,
     email: Annotated[str, Form()],
     password: Annotated[str, Form()],
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(resources, request, csrf)
     try:
         user = auth_service.authenticate(uow.session, email=email, password=password)
     except DomainError as exc:
@@ -44,7 +42,7 @@ def login(
     response = redirect(home_of(user))
     sign_in(response, resources, user)
     # The account's language wins over the browser's from now on.
-    response.set_cookie(LANGUAGE_COOKIE, user.language, max_age=365 * 24 * 3600, samesite="lax")
+    remember_language(response, user.language)
     return response
 
 
@@ -64,9 +62,7 @@ def register(
     org_type: Annotated[str, Form()] = "company",
     city: Annotated[str, Form()] = "",
     clusters: Annotated[list[str] | None, Form()] = None,
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(resources, request, csrf)
     form = {
         "email": email,
         "org_name": org_name,
@@ -83,7 +79,7 @@ def register(
         )
         user = auth_service.register_member(uow.session, body)
     except ValidationError as exc:
-        errors = {".".join(str(p) for p in e["loc"]): e["msg"] for e in exc.errors()}
+        errors = field_errors(exc)
         return _register_again(request, resources, form, errors)
     except DomainError as exc:
         uow.session.rollback()
@@ -106,8 +102,7 @@ def _register_again(request: Request, resources, form: dict, errors: dict[str, s
 
 
 @router.post("/logout")
-def logout(request: Request, resources: ResourcesDep, csrf: Annotated[str, Form()] = "") -> RedirectResponse:
-    check_csrf(resources, request, csrf)
+def logout() -> RedirectResponse:
     response = redirect("/")
     sign_out(response)
     return response
@@ -118,5 +113,5 @@ def switch_language(code: str, request: Request) -> RedirectResponse:
     back = request.headers.get("referer") or "/"
     response = redirect(back if back.startswith(str(request.base_url)) else "/")
     if code in LANGUAGES:
-        response.set_cookie(LANGUAGE_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax")
+        remember_language(response, code)
     return response

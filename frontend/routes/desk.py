@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.clusters.dashboard import cluster_dashboard
@@ -15,10 +15,10 @@ from api.errors import Forbidden, NotFound
 from api.models import User
 from api.models.enums import Role, SuggestionStatus
 from api.suggestions import service as suggestions
-from frontend.session import check_csrf
+from frontend.session import csrf_protected
 from frontend.web import WebUser, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protected)])
 
 MIN_NOTE = 3
 
@@ -50,10 +50,8 @@ def review(
     action: Annotated[str, Form()],
     ids: Annotated[list[int] | None, Form()] = None,
     note: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Approve or reject one or several suggestions at once (the same note for all)."""
-    check_csrf(resources, request, csrf)
     _reviewer(user)
     if not ids:
         return _desk(request, resources, uow, user, error_key="nothing_selected", status_code=422)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
@@ -15,11 +15,11 @@ from api.organisations.service import update_organisation
 from api.postings.schemas import PostingCreate
 from api.postings.service import create_posting, list_postings
 from api.suggestions import service as suggestions
-from frontend.i18n import LANGUAGE_COOKIE, LANGUAGES
-from frontend.session import check_csrf
-from frontend.web import WebUser, home_of, redirect, render
+from frontend.i18n import LANGUAGES
+from frontend.session import csrf_protected, remember_language
+from frontend.web import WebUser, field_errors, home_of, redirect, render
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protected)])
 
 
 @router.get("/app", response_class=HTMLResponse)
@@ -55,9 +55,7 @@ def publish(
     keywords: Annotated[str, Form()] = "",
     s3_area: Annotated[str, Form()] = "",
     trl: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(resources, request, csrf)
     form = {
         "kind": kind,
         "title": title,
@@ -76,7 +74,7 @@ def publish(
             trl=int(trl) if trl.strip().isdigit() else (trl.strip() or None),
         )
     except ValidationError as exc:
-        errors = {str(e["loc"][0]): e["msg"] for e in exc.errors()}
+        errors = field_errors(exc)
         return render(
             request, resources, "posting_form.html", user=user, form=form, errors=errors, status_code=422
         )
@@ -115,9 +113,7 @@ def answer(
     user: WebUser,
     interested: Annotated[str, Form()],
     reason: Annotated[str, Form()] = "",
-    csrf: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
-    check_csrf(resources, request, csrf)
     suggestions.respond(
         uow.session,
         jobs=uow.jobs,
@@ -160,9 +156,7 @@ def save_organisation(
     city: Annotated[str, Form()] = "",
     contact_email: Annotated[str, Form()] = "",
     clusters: Annotated[list[str] | None, Form()] = None,
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(resources, request, csrf)
     try:
         data = OrganisationCreate(
             name=name,
@@ -172,7 +166,7 @@ def save_organisation(
             contact_email=contact_email.strip() or None,
         )
     except ValidationError as exc:
-        errors = {str(e["loc"][0]): e["msg"] for e in exc.errors()}
+        errors = field_errors(exc)
         return _profile(request, resources, user, errors=errors, status_code=422)
     update_organisation(uow.session, user=user, data=data)
     return redirect("/app/profile?saved=1")
@@ -186,11 +180,9 @@ def save_profile(
     user: WebUser,
     email_frequency: Annotated[EmailFrequency, Form()],
     language: Annotated[str, Form()] = "it",
-    csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    check_csrf(resources, request, csrf)
     user.email_frequency = email_frequency.value
     user.language = language if language in LANGUAGES else "it"
     response = redirect("/app/profile?saved=1")
-    response.set_cookie(LANGUAGE_COOKIE, user.language, max_age=365 * 24 * 3600, samesite="lax")
+    remember_language(response, user.language)
     return response

@@ -27,7 +27,7 @@ def setup(settings, frequency: str = "instant", count: int = 1, suggestion_ids=N
                 [user],
                 kind="suggestion.new",
                 payload={"suggestion_id": sid},
-                dedupe_key=f"s:{sid}:{n}",
+                dedupe_key=f"suggestion:{sid}:new:{n}",
             )
             session.flush()
             ids.append(notification.id)
@@ -78,7 +78,11 @@ def test_daily_users_get_one_digest_a_day(settings):
     with unit_of_work(sessions) as session:
         user = session.get(User, user_id)
         [later] = notify_users(
-            session, [user], kind="suggestion.new", payload={"suggestion_id": 9}, dedupe_key="s:9"
+            session,
+            [user],
+            kind="suggestion.new",
+            payload={"suggestion_id": 9},
+            dedupe_key="suggestion:9:new:1",
         )
         session.flush()
         later_id = later.id
