@@ -1,20 +1,35 @@
 # Two commands do all the set-up on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
+# Every version pinned, with hashes: `make install` installs exactly these (see `make lock`).
+LOCK := requirements.lock
+LOCK_VENV := /tmp/clustermatch-lock-venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CODE := api workers embeddings frontend tests bench
 
-.PHONY: install browser run test test-fast lint bench clean
+.PHONY: install lock browser run test test-fast lint bench clean
 
 install: $(STAMP)
 
-# torch first, from the pinned local CPU build: otherwise sentence-transformers pulls CUDA wheels.
-$(STAMP): pyproject.toml
+# The lock pins torch to the local CPU build (2.13.0+cpu, found through pip's find-links), so
+# sentence-transformers never pulls CUDA wheels; then the project itself, without resolving again.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolve pyproject.toml's dependencies (and the test extra) into $(LOCK), with hashes, in a
+# throwaway venv that holds pip-tools. Run it after changing a dependency, commit the lock.
+# It keeps the pinned versions that still fit; `make lock LOCK_FLAGS=--upgrade` takes the newest.
+LOCK_FLAGS ?=
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet pip-tools
+	$(LOCK_VENV)/bin/pip-compile --quiet --extra test --generate-hashes --strip-extras --allow-unsafe \
+		--no-emit-index-url --no-emit-find-links $(LOCK_FLAGS) --output-file $(LOCK) pyproject.toml
+	rm -rf $(LOCK_VENV)
 
 # The browser tests drive Debian's Chromium (never a browser a test tool downloads).
 # --no-install-recommends: otherwise apt drags in and upgrades systemd.

@@ -7,27 +7,31 @@ from contextlib import asynccontextmanager
 
 import redis
 import redis.asyncio as aioredis
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 
 from api import health
+from api.audit.endpoints import router as audit_router
 from api.auth.endpoints import router as auth_router
 from api.clusters.endpoints import router as clusters_router
 from api.db import make_engine, make_sessionmaker
 from api.deps import Resources
-from api.errors import DomainError
+from api.http_errors import error_responses, install_error_handlers, use_error_body_for_validation
 from api.jobs import enqueue_broker
 from api.logging_setup import configure_logging
+from api.middleware import middleware_stack
 from api.notifications.endpoints import router as notifications_router
+from api.operations.metrics import router as metrics_router
 from api.postings.endpoints import router as postings_router
+from api.privacy.endpoints import router as privacy_router
 from api.redis_server import redis_url
 from api.settings import Settings, get_settings
 from api.suggestions.endpoints import router as suggestions_router
+from api.unavailable import database_error
 
 
 def build_resources(settings: Settings) -> Resources:
-    engine = make_engine(settings.resolved_database_url)
+    engine = make_engine(settings.resolved_database_url, busy_timeout_ms=settings.database_busy_timeout_ms)
     url = redis_url(settings)
     return Resources(
         settings=settings,
@@ -43,7 +47,7 @@ def build_resources(settings: Settings) -> Resources:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.resolved_log_format)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,37 +64,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Matchmaking between technology needs and research offers of the Clust-ER clusters.",
         version="0.1.0",
         lifespan=lifespan,
+        # Security headers, the request body limit (413), ...: one ordered list.
+        middleware=middleware_stack(settings),
+        # Swagger UI stays (/docs, with its own CSP); ReDoc would need another looser policy.
+        redoc_url=None,
     )
 
-    @app.exception_handler(DomainError)
-    async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+    # Every API error has one body (api/http_errors.py); pages get theirs in frontend/pages.py.
+    install_error_handlers(app)
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        # One readable sentence per problem, plus FastAPI's structured list for programs.
-        problems = [
-            f"{'.'.join(str(p) for p in error['loc'] if p != 'body')}: {error['msg']}"
-            for error in exc.errors()
-        ]
-        return JSONResponse(
-            {"detail": "Invalid input. " + "; ".join(problems), "errors": jsonable(exc.errors())},
-            status_code=422,
-        )
+    # Locks, lost connections and timeouts answer 503 + Retry-After (api/unavailable.py).
+    app.add_exception_handler(SQLAlchemyError, database_error)
 
-    v1 = APIRouter(prefix="/api/v1")
-    for router in (auth_router, postings_router, suggestions_router, notifications_router, clusters_router):
-        v1.include_router(router)
+    # Every API operation documents the errors it can answer (bodies: ErrorBody); 400 for a body
+    # that is not UTF-8 JSON, 401 wherever a login is needed, 413 wherever a body is read, 503
+    # when the database is in trouble.
+    v1 = APIRouter(prefix="/api/v1", responses=error_responses(400, 401, 413, 422, 503))
+    for router, codes in (
+        (auth_router, (403, 404, 409, 429)),
+        (postings_router, (403, 404, 409)),
+        (suggestions_router, (403, 404, 409)),
+        (notifications_router, (404,)),
+        (clusters_router, (403,)),
+        (privacy_router, (403, 404, 409)),
+        (audit_router, (403,)),
+    ):
+        v1.include_router(router, responses=error_responses(*codes))
     app.include_router(v1)
     app.include_router(health.router)
+    app.include_router(metrics_router)  # GET /metrics: loopback or CLUSTERMATCH_METRICS_TOKEN
 
     from frontend.pages import mount_frontend
 
     mount_frontend(app)
+    use_error_body_for_validation(app)
     return app
-
-
-def jsonable(errors: list) -> list:  # type: ignore[type-arg]
-    from fastapi.encoders import jsonable_encoder
-
-    return jsonable_encoder(errors, custom_encoder={Exception: str})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import click
@@ -22,7 +21,7 @@ def _settings():  # type: ignore[no-untyped-def]
     from api.logging_setup import configure_logging
 
     settings = get_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.resolved_log_format)
     return settings
 
 
@@ -136,6 +135,28 @@ def worker(processes: int | None, threads: int | None) -> None:
     os.execv(command[0], command)
 
 
+@main.command("worker-health")
+def worker_health() -> None:
+    """Exit 0 when a worker process on this host has refreshed its heartbeat (a health check)."""
+    import socket
+
+    import redis
+
+    from api.processes import alive_workers
+    from api.redis_server import redis_url
+
+    client = redis.Redis.from_url(redis_url(get_settings()), socket_timeout=3)
+    try:
+        alive = alive_workers(client, hostname=socket.gethostname())
+    except redis.RedisError as exc:
+        raise click.ClickException(f"Redis unreachable: {exc}") from exc
+    finally:
+        client.close()
+    if not alive:
+        raise click.ClickException(f"no live worker heartbeat on {socket.gethostname()}")
+    click.echo(f"{len(alive)} worker process(es) alive")
+
+
 @main.command()
 @click.option("--reembed", is_flag=True, help="Embed again every open posting, not only stale ones.")
 def reindex(reembed: bool) -> None:
@@ -152,11 +173,14 @@ def reindex(reembed: bool) -> None:
 
 @main.command()
 def reconcile() -> None:
-    """One reconciler pass: re-enqueue stuck postings now."""
+    """One reconciler pass: re-enqueue stuck postings and deliveries, and the digests due, now."""
     from datetime import timedelta
 
     from api.db import unit_of_work
     from api.jobs import JobBuffer
+    from api.models.base import utcnow
+    from api.notifications.delivery import sweep
+    from api.notifications.digest import enqueue_due_digests
     from api.pipeline.service import ReconcilePolicy
     from api.pipeline.service import reconcile as run_reconcile
 
@@ -167,8 +191,118 @@ def reconcile() -> None:
     )
     with unit_of_work(_sessions(settings)) as session:
         report = run_reconcile(session, jobs=jobs, policy=policy)
+        deliveries = sweep(
+            session,
+            jobs=jobs,
+            now=utcnow(),
+            stale_after=policy.stale_after,
+            max_attempts=settings.delivery_max_attempts,
+        )
+        digests = enqueue_due_digests(session, jobs=jobs, now=utcnow())
     _flush_jobs(settings, jobs)
-    click.echo(f"reconciled: {report}")
+    click.echo(f"reconciled: {report}; deliveries: {deliveries}; digests due: {digests}")
+
+
+@main.group()
+def jobs() -> None:
+    """Background jobs that exhausted their retries (dead letters)."""
+
+
+def _redis_and_broker(settings):  # type: ignore[no-untyped-def]
+    import redis
+
+    from api.jobs import enqueue_broker
+    from api.redis_server import redis_url
+
+    url = redis_url(settings)
+    return redis.Redis.from_url(url), enqueue_broker(url)
+
+
+@jobs.command("failed")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON list instead of a table.")
+def jobs_failed(as_json: bool) -> None:
+    """List the dead letters: actor, arguments, subject, last error, when."""
+    import json
+
+    from api.operations.deadletters import list_dead_letters
+
+    client, broker = _redis_and_broker(_settings())
+    try:
+        letters = list_dead_letters(client)
+    finally:
+        client.close()
+        broker.close()
+    if as_json:
+        click.echo(json.dumps([letter.as_json() for letter in letters], indent=2, default=str))
+        return
+    if not letters:
+        click.echo("no dead letters")
+        return
+    for letter in letters:
+        click.echo(
+            f"{letter.id}  {letter.dead_at:%Y-%m-%d %H:%M:%S}Z  {letter.actor}{tuple(letter.args)!r}  "
+            f"[{letter.subject}]  after {letter.retries} attempt(s): {letter.error}"
+        )
+    click.echo(f"{len(letters)} dead letter(s); `clustermatch jobs retry ID|--all` sends them again")
+
+
+@jobs.command("retry")
+@click.argument("ids", nargs=-1)
+@click.option("--all", "retry_all", is_flag=True, help="Send every dead letter again.")
+def jobs_retry(ids: tuple[str, ...], retry_all: bool) -> None:
+    """Send dead letters again (fresh messages, same actor and arguments)."""
+    from api.operations.deadletters import retry_dead_letters
+
+    if bool(ids) == retry_all:
+        raise click.UsageError("give one or more dead-letter ids, or --all")
+    client, broker = _redis_and_broker(_settings())
+    try:
+        sent = retry_dead_letters(client, broker, None if retry_all else ids)
+    finally:
+        client.close()
+        broker.close()
+    for letter in sent:
+        click.echo(f"sent again: {letter.id} {letter.actor}{tuple(letter.args)!r}")
+    missing = set(ids) - {letter.id for letter in sent}
+    if missing:
+        raise click.ClickException(f"no dead letter with id {', '.join(sorted(missing))}")
+    click.echo(f"{len(sent)} dead letter(s) sent again")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (status, findings, facts).")
+def doctor(as_json: bool) -> None:
+    """Check the platform: database, Redis, model, index, pipeline, deliveries, queues, dead letters.
+
+    Exits 1 when a check fails (usable as a health check), 0 otherwise (warnings included).
+    """
+    import json
+
+    import redis
+
+    from api.db import make_engine
+    from api.operations.doctor import as_json as findings_json
+    from api.operations.doctor import diagnose, gather_facts, thresholds_for, worst
+    from api.redis_server import redis_url
+
+    settings = _settings()
+    engine = make_engine(settings.resolved_database_url)
+    client = redis.Redis.from_url(redis_url(settings), socket_timeout=5, socket_connect_timeout=5)
+    try:
+        facts = gather_facts(settings, engine, client)
+    finally:
+        client.close()
+        engine.dispose()
+    findings = diagnose(facts, thresholds_for(settings))
+    status = worst(findings)
+    if as_json:
+        click.echo(json.dumps(findings_json(findings, facts), indent=2, default=str))
+    else:
+        for finding in findings:
+            click.echo(f"{finding.level.upper():4}  {finding.check:22} {finding.detail}")
+        click.echo(f"doctor: {status}")
+    if status == "fail":
+        raise SystemExit(1)
 
 
 @main.command("eval")
@@ -285,13 +419,24 @@ def train_lexicon_command(data_dir: Path, out: Path) -> None:
 @main.command()
 @click.option("--demo/--no-demo", default=True, help="Load the demo data on start.")
 def run(demo: bool) -> None:
-    """Run everything locally: migrate, embedded Redis, workers, API (Ctrl-C stops all)."""
-    from api.processes import api_command, start, stop_all, worker_command
+    """Run everything locally: migrate, embedded Redis, workers, API (Ctrl-C stops all).
+
+    Each child is supervised: one that dies is restarted with backoff, and the others keep
+    running; only Ctrl-C or SIGTERM stops everything.
+    """
+    from api.processes import (
+        STOP_GRACE_SECONDS,
+        RestartPolicy,
+        Supervisor,
+        api_command,
+        stop_all,
+        worker_command,
+    )
     from api.redis_server import redis_url, start_embedded_redis
 
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    started = []
+    supervisor = None
     redis_process = None if settings.redis_url else start_embedded_redis(settings)
     env = {
         **os.environ,
@@ -306,21 +451,33 @@ def run(demo: bool) -> None:
         ctx.invoke(migrate)
         if demo:
             ctx.invoke(seed, demo=True)
-        started.append(start(worker_command(settings), env))
-        started.append(start(api_command(settings), env))
+        # One dramatiq process per supervised child: dramatiq's main exits when any of its
+        # forked processes dies, so a death then costs one process, not all of them.
+        workers = [
+            (f"worker-{n + 1}", worker_command(settings, processes=1))
+            for n in range(settings.worker_processes)
+        ]
+        supervisor = Supervisor(
+            [*workers, ("api", api_command(settings))],
+            env,
+            policy=lambda: RestartPolicy.from_settings(settings),
+        )
+        supervisor.start()
         click.echo(
             f"\nclustermatch is starting on http://{settings.host}:{settings.port}  (Ctrl-C stops it)\n"
         )
-        while all(p.poll() is None for p in started):
-            time.sleep(0.5)
-        click.echo("a process exited; stopping the others", err=True)
+        supervisor.run_until_stopped()
     except KeyboardInterrupt:
         click.echo("\nstopping…")
     finally:
         # A second Ctrl-C must not cut the clean-up short and leave processes behind.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        stop_all([*started, *([redis_process] if redis_process else [])])
+        timeout = settings.worker_shutdown_timeout_ms / 1000 + STOP_GRACE_SECONDS
+        if supervisor is not None:
+            supervisor.stop(timeout)
+        if redis_process is not None:
+            stop_all([redis_process])
 
 
 def _interrupt(*_: object) -> None:

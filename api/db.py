@@ -8,10 +8,13 @@ from contextlib import contextmanager
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+DEFAULT_BUSY_TIMEOUT_MS = 30_000
 
-def make_engine(url: str) -> Engine:
+
+def make_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        busy_ms = DEFAULT_BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000})
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -19,7 +22,7 @@ def make_engine(url: str) -> Engine:
             # concurrent writers from several processes wait instead of failing.
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -31,8 +34,8 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
-def sessions_for(url: str) -> sessionmaker[Session]:
-    return make_sessionmaker(make_engine(url))
+def sessions_for(url: str, *, busy_timeout_ms: int | None = None) -> sessionmaker[Session]:
+    return make_sessionmaker(make_engine(url, busy_timeout_ms=busy_timeout_ms))
 
 
 @contextmanager

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated
 
 import dramatiq
@@ -14,9 +15,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.auth.security import user_id_from_token
-from api.errors import Unauthorized
-from api.models import User
+from api.auth.ratelimit import RateLimiter, Throttle
+from api.auth.sessions import CSRF_HEADER, SESSION_COOKIE, find_session
+from api.auth.tokens import csrf_for, same
+from api.errors import Forbidden, Unauthorized
+from api.models import AuthSession, User
 from api.settings import Settings
 from api.uow import UnitOfWork, transaction
 
@@ -32,6 +35,11 @@ class Resources:
     redis: redis.Redis
     aredis: aioredis.Redis
     secret_key: str
+
+    @cached_property
+    def limiter(self) -> RateLimiter:
+        # Shares the app's Redis connections; built on first use, so tests may swap settings.
+        return RateLimiter(self.redis.connection_pool, enabled=self.settings.rate_limit_enabled)
 
 
 def get_resources(request: Request) -> Resources:
@@ -50,26 +58,55 @@ def get_uow(resources: ResourcesDep) -> Iterator[UnitOfWork]:
 UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_current_user(
+@dataclass
+class Authenticated:
+    user: User
+    session: AuthSession
+    via_cookie: bool
+
+
+def get_authenticated(
     request: Request,
     resources: ResourcesDep,
     uow: UowDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    # Browsers' EventSource cannot set headers: the stream also takes ?access_token=.
-    token = credentials.credentials if credentials else request.query_params.get("access_token")
+) -> Authenticated:
+    """The caller's live session: a bearer token (API clients) or the pages' HttpOnly cookie."""
+    # Never a token in the URL: it would land in access logs and browser history.
+    token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Unauthorized("Log in first: send 'Authorization: Bearer <access token>'.")
-    user_id = user_id_from_token(token, secret=resources.secret_key)
-    if user_id is None:
-        raise Unauthorized("The access token is invalid or expired: log in again.")
-    # Read in the request's own unit of work: one session per request, not two.
-    user = uow.session.get(User, user_id)
-    if user is None:
-        raise Unauthorized("The account of this token no longer exists.")
-    return user
+    # One indexed lookup in the request's own unit of work (one session per request, not two).
+    found = find_session(uow.session, token)
+    if found is None:
+        raise Unauthorized("The access token is invalid, expired or revoked: log in again.")
+    via_cookie = credentials is None
+    if via_cookie and request.method not in SAFE_METHODS:
+        # A cookie is sent by the browser whoever made the page: changes also need the page's token.
+        submitted = request.headers.get(CSRF_HEADER, "")
+        if not same(submitted, csrf_for(resources.secret_key, token)):
+            raise Forbidden(f"Send the page's CSRF token in the {CSRF_HEADER} header, or use a bearer token.")
+    auth_session, user = found
+    return Authenticated(user=user, session=auth_session, via_cookie=via_cookie)
+
+
+AuthenticatedDep = Annotated[Authenticated, Depends(get_authenticated)]
+
+
+def get_current_user(authenticated: AuthenticatedDep) -> User:
+    return authenticated.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def get_throttle(request: Request, resources: ResourcesDep) -> Throttle:
+    """The rate limits of the calling address on the account endpoints."""
+    address = request.client.host if request.client else "unknown"
+    return Throttle(resources.limiter, resources.settings, address)
+
+
+ThrottleDep = Annotated[Throttle, Depends(get_throttle)]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 class DomainError(Exception):
     status_code = 400
+    # Extra response headers (e.g. Retry-After); the app's error handler sends them.
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -29,3 +31,12 @@ class InvalidInput(DomainError):
 
 class Unauthorized(DomainError):
     status_code = 401
+
+
+class TooManyRequests(DomainError):
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}

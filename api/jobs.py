@@ -15,6 +15,9 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 
+from api.operations.deadletters import REQUEST_ID_OPTION
+from api.operations.logs import current_request_id
+
 log = logging.getLogger(__name__)
 
 
@@ -27,8 +30,10 @@ class JobSpec:
 # Separate queues so a backlog of embeddings never delays notifications.
 EMBED_POSTING = JobSpec("postings.embed", "embedding")
 MATCH_POSTING = JobSpec("matching.match_posting", "matching")
-DISPATCH_NOTIFICATIONS = JobSpec("notifications.dispatch", "notifications")
-EMAIL_NOTIFICATIONS = JobSpec("notifications.email", "notifications")
+DELIVER_NOTIFICATION = JobSpec("notifications.deliver", "notifications")
+SEND_DIGEST = JobSpec("notifications.send_digest", "notifications")
+# Account mail (a reset link) shares the mail workers' queue.
+SEND_PASSWORD_RESET = JobSpec("auth.send_password_reset", "notifications")
 
 
 def enqueue_broker(redis_url: str) -> RedisBroker:
@@ -49,6 +54,7 @@ class JobBuffer:
     def flush(self, broker: dramatiq.Broker | None = None) -> int:
         """Send the buffered jobs; returns how many could not be sent (they are logged)."""
         broker = broker or dramatiq.get_broker()
+        request_id = current_request_id()
         failed = 0
         for job, args in self.pending:
             message = dramatiq.Message(
@@ -56,7 +62,8 @@ class JobBuffer:
                 actor_name=job.actor_name,
                 args=args,
                 kwargs={},
-                options={},
+                # The request (or job) that caused this job: its log lines carry the same id.
+                options={REQUEST_ID_OPTION: request_id} if request_id else {},
             )
             try:
                 broker.enqueue(message)

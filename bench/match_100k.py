@@ -89,7 +89,7 @@ def main() -> None:
         start = time.perf_counter()
         replica.apply([row])
         ranked = ranking_of(row.posting_id)
-        delivered += len(deliverable(row.posting_id, ranked, calibration, ranking_of))
+        delivered += len(deliverable(row.posting_id, row.kind, ranked, calibration, ranking_of))
         timings.append((time.perf_counter() - start) * 1000)
     timings.sort()
     print(

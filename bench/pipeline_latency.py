@@ -3,6 +3,8 @@
 Starts its own API (uvicorn) and one worker process with the default settings, on a fresh
 SQLite database and the embedded Redis (or CLUSTERMATCH_REDIS_URL), loads the demo so the
 index is not empty, then posts N needs that each match a known offer and prints the timings.
+The needs rotate over distinct texts (one vision problem, eight vibration problems) so that no
+run depends on how the delivery rule treats repeated identical postings.
 
     .venv/bin/python bench/pipeline_latency.py [--runs 20]
 """
@@ -30,7 +32,19 @@ from api.processes import api_command, stop_all, worker_command  # noqa: E402
 from api.redis_server import redis_url, start_embedded_redis  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from tests.helpers import register  # noqa: E402
-from tests.samples import VISION_NEED, VISION_OFFER  # noqa: E402
+from tests.samples import VIBRATION_NEEDS, VIBRATION_OFFER, VISION_NEED, VISION_OFFER  # noqa: E402
+
+NEEDS = [VISION_NEED] + [
+    {
+        **VIBRATION_OFFER,
+        "kind": "need",
+        "title": title,
+        "description": text,
+        "keywords": keywords,
+        "trl": None,
+    }
+    for title, text, keywords in VIBRATION_NEEDS
+]
 
 
 def main() -> None:
@@ -51,6 +65,9 @@ def main() -> None:
         "CLUSTERMATCH_LOG_LEVEL": "WARNING",
         # Time the machine, not a facilitator: suggestions go straight to the parties.
         "CLUSTERMATCH_REVIEW_AUTO_DELIVER_ABOVE": "0",
+        # ... and no daily budget paces them: every run's suggestion goes out at once.
+        "CLUSTERMATCH_MATCH_DAILY_BUDGET_NEEDS": "1000000",
+        "CLUSTERMATCH_MATCH_DAILY_BUDGET_OFFERS": "1000000",
     }
 
     def run(cmd):
@@ -89,7 +106,8 @@ def main() -> None:
             time.sleep(0.2)
         company_auth = register(client, org_type="company")["headers"]
         lab_auth = register(client, org_type="research_lab")["headers"]
-        client.post("/api/v1/postings", json=VISION_OFFER, headers=lab_auth).raise_for_status()
+        for offer in (VISION_OFFER, VIBRATION_OFFER):
+            client.post("/api/v1/postings", json=offer, headers=lab_auth).raise_for_status()
 
         arrivals: dict[int, float] = {}
         ready = threading.Event()
@@ -124,7 +142,8 @@ def main() -> None:
 
         timings = []
         for i in range(args.runs):
-            body = {**VISION_NEED, "title": f"{VISION_NEED['title']} (lotto {i + 1})"}
+            need = NEEDS[i % len(NEEDS)]
+            body = {**need, "title": f"{need['title']} ({i + 1})"}
             started = time.perf_counter()
             posting = client.post("/api/v1/postings", json=body, headers=company_auth).json()
             while posting["id"] not in arrivals:

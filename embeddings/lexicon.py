@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import snowballstemmer
-
-from embeddings.text import ITALIAN_STOP_WORDS, words
+from embeddings.text import ITALIAN_STOP_WORDS, Stemmer, words
 
 DEFAULT_LEXICON = Path(__file__).parent / "data" / "lexicon-it-en.json.gz"
 
@@ -100,12 +98,11 @@ def _spellings(candidate: str):
     yield candidate + "s"
 
 
-_ITALIAN_STEMMER = snowballstemmer.stemmer("italian")
+_ITALIAN_STEMMER = Stemmer("italian")
 
 
-@lru_cache(maxsize=65536)
 def italian_stem(word: str) -> str:
-    return _ITALIAN_STEMMER.stemWord(word)
+    return _ITALIAN_STEMMER.stem(word)
 
 
 @lru_cache(maxsize=1)

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
-import snowballstemmer
 
 from embeddings.lexicon import Lexicon, default_lexicon
-from embeddings.text import ENGLISH_STOP_WORDS, detect_language, sentences, words
+from embeddings.text import ENGLISH_STOP_WORDS, Stemmer, detect_language, sentences, words
 
 PASSAGE_WORDS = 60
 # Stored with each vector: changing how postings are represented makes old vectors stale,
@@ -75,12 +73,11 @@ def english_terms(text: str) -> dict[str, int]:
     return dict(Counter(english_stem(w) for w in words(text) if len(w) > 1 and w not in ENGLISH_STOP_WORDS))
 
 
-_ENGLISH_STEMMER = snowballstemmer.stemmer("english")
+_ENGLISH_STEMMER = Stemmer("english")
 
 
-@lru_cache(maxsize=65536)
 def english_stem(word: str) -> str:
-    return _ENGLISH_STEMMER.stemWord(word)
+    return _ENGLISH_STEMMER.stem(word)
 
 
 def vectors_of(encoded: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

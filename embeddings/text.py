@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+from functools import lru_cache
+
+import snowballstemmer
 
 _WORD = re.compile(r"[a-z0-9]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+")
@@ -66,3 +70,24 @@ def detect_language(text: str, *, default: str = "it") -> str:
     if italian and english and min(italian, english) >= 0.35 * max(italian, english):
         return "mixed"
     return "en" if english > italian else "it"
+
+
+class Stemmer:
+    """A snowball stemmer safe to share between threads.
+
+    A snowballstemmer object keeps its working state on itself, so two threads stemming with one
+    object corrupt each other's words (wrong stems, IndexError). Each thread gets its own object,
+    and only results computed that way are cached.
+    """
+
+    def __init__(self, language: str, *, cache_size: int = 65536) -> None:
+        self.language = language
+        self._local = threading.local()
+        # lru_cache is thread-safe; what it stores is now always a correct stem.
+        self.stem = lru_cache(maxsize=cache_size)(self._stem)
+
+    def _stem(self, word: str) -> str:
+        stemmer = getattr(self._local, "stemmer", None)
+        if stemmer is None:
+            stemmer = self._local.stemmer = snowballstemmer.stemmer(self.language)
+        return stemmer.stemWord(word)

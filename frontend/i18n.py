@@ -121,6 +121,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Keyboard: j/k to move, x to select, a to approve the selected, r to write the note and reject.",
     },
     "desk_empty": {"it": "Nessun abbinamento in attesa.", "en": "Nothing waiting for review."},
+    "paced": {"it": "In coda per il limite giornaliero", "en": "Queued by the daily limit"},
+    "paced_intro": {
+        "it": "Abbinamenti validi che partiranno appena l'organizzazione avrà spazio nel suo limite giornaliero, i migliori per primi.",
+        "en": "Good matches that go out as soon as the organisation has room in its daily limit, best first.",
+    },
+    "asking_same": {
+        "it": "{count} aziende chiedono la stessa offerta",
+        "en": "{count} companies ask for the same offer",
+    },
     "approve": {"it": "Approva", "en": "Approve"},
     "reject": {"it": "Respingi", "en": "Reject"},
     "note": {"it": "Nota (obbligatoria per respingere)", "en": "Note (required to reject)"},
@@ -132,12 +141,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Rejecting needs a note (3+ characters).",
     },
     "nothing_selected": {"it": "Nessun abbinamento selezionato.", "en": "No match selected."},
+    "unknown_action": {
+        "it": "Azione sconosciuta: scegli Approva o Rifiuta. Nulla è stato cambiato.",
+        "en": "Unknown action: choose Approve or Reject. Nothing was changed.",
+    },
+    "identity_hidden": {
+        "it": "Organizzazione anonima fino al reciproco interesse",
+        "en": "Organisation kept anonymous until both sides are interested",
+    },
     "error_400": {"it": "Richiesta non valida", "en": "Invalid request"},
     "error_404": {"it": "Pagina non trovata", "en": "Page not found"},
     "error_403": {"it": "Non hai accesso a questa pagina", "en": "You cannot open this page"},
     "error_500": {
         "it": "Qualcosa è andato storto: riprova tra poco",
         "en": "Something went wrong: try again shortly",
+    },
+    "error_503": {
+        "it": "Il servizio è momentaneamente occupato: nulla è stato salvato, riprova tra qualche secondo",
+        "en": "The service is busy for a moment: nothing was saved, try again in a few seconds",
     },
     "back_home": {"it": "Torna alla tua area", "en": "Back to your area"},
     "language": {"it": "English", "en": "Italiano"},
@@ -148,6 +169,24 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Contact e-mail (shown to the other side once you are introduced)",
     },
     "admin": {"it": "Amministrazione", "en": "Administration"},
+    "dead_letters": {"it": "Lavori falliti", "en": "Failed jobs"},
+    "dead_letters_help": {
+        "it": "Lavori che hanno esaurito i tentativi. «Riprova» li rimette in coda (sono idempotenti).",
+        "en": "Jobs that used up their retries. \u201cRetry\u201d queues them again (they are idempotent).",
+    },
+    "dead_letters_count": {"it": "{count} lavori falliti", "en": "{count} failed jobs"},
+    "dead_letters_none": {"it": "Nessun lavoro fallito.", "en": "No failed jobs."},
+    "dead_letters_unavailable": {
+        "it": "Redis non risponde: elenco non disponibile.",
+        "en": "Redis does not answer: the list is unavailable.",
+    },
+    "dead_letters_retried": {"it": "{count} lavori rimessi in coda.", "en": "{count} jobs queued again."},
+    "retry": {"it": "Riprova", "en": "Retry"},
+    "retry_all": {"it": "Riprova tutti", "en": "Retry all"},
+    "job": {"it": "Lavoro", "en": "Job"},
+    "job_subject": {"it": "Riguarda", "en": "About"},
+    "last_error": {"it": "Ultimo errore", "en": "Last error"},
+    "failed_at": {"it": "Fallito il", "en": "Failed at"},
     "review_policies": {"it": "Revisione per cluster", "en": "Review per cluster"},
     "review_policies_help": {
         "it": "Vuoto: ogni abbinamento passa dai facilitatori. Un punteggio (es. 0.9): quelli pari o superiori partono subito.",
@@ -177,6 +216,109 @@ MESSAGES: dict[str, dict[str, str]] = {
     "language_choice": {"it": "Lingua", "en": "Language"},
     "save": {"it": "Salva", "en": "Save"},
     "saved": {"it": "Salvato.", "en": "Saved."},
+    # Privacy: export, erasure, audit log.
+    "privacy": {"it": "I dati dell'organizzazione", "en": "Your organisation's data"},
+    "export_help": {
+        "it": "Scarica in un file JSON tutto ciò che la piattaforma conserva della tua organizzazione.",
+        "en": "Download everything the platform holds of your organisation as one JSON file.",
+    },
+    "export_data": {"it": "Scarica i dati (JSON)", "en": "Download the data (JSON)"},
+    "delete_organisation": {"it": "Elimina l'organizzazione", "en": "Delete the organisation"},
+    "delete_help": {
+        "it": "Cancella per sempre l'organizzazione, le sue pubblicazioni, gli abbinamenti, le notifiche e tutti i suoi account. Le controparti vedranno gli abbinamenti come ritirati. Scrivi il nome esatto dell'organizzazione per confermare.",
+        "en": "Erases the organisation for good: its postings, matches, notifications and every account. Counterparts will see the matches as withdrawn. Type the organisation's exact name to confirm.",
+    },
+    "delete_confirm": {
+        "it": "Nome dell'organizzazione, per conferma",
+        "en": "The organisation's name, to confirm",
+    },
+    "delete_forever": {"it": "Elimina per sempre", "en": "Delete for good"},
+    "organisation_deleted": {"it": "Organizzazione eliminata.", "en": "Organisation deleted."},
+    "audit_log": {"it": "Registro delle attività", "en": "Audit log"},
+    "audit_help": {
+        "it": "Decisioni dei facilitatori, cambi di ruolo e di revisione, esportazioni e cancellazioni: chi, cosa, quando, da dove.",
+        "en": "Facilitator decisions, role and review-policy changes, exports and deletions: who, what, when, from where.",
+    },
+    "audit_action": {"it": "Azione", "en": "Action"},
+    "audit_all_actions": {"it": "Tutte le azioni", "en": "All actions"},
+    "audit_filter": {"it": "Filtra", "en": "Filter"},
+    "audit_when": {"it": "Quando", "en": "When"},
+    "audit_who": {"it": "Chi", "en": "Who"},
+    "audit_object": {"it": "Oggetto", "en": "Object"},
+    "audit_from": {"it": "Da (IP)", "en": "From (IP)"},
+    "audit_page": {
+        "it": "Pagina {page} di {pages} ({total} eventi)",
+        "en": "Page {page} of {pages} ({total} events)",
+    },
+    "audit_newer": {"it": "← Più recenti", "en": "← Newer"},
+    "audit_older": {"it": "Meno recenti →", "en": "Older →"},
+    "audit_suggestion.approve": {"it": "abbinamento approvato", "en": "suggestion approved"},
+    "audit_suggestion.reject": {"it": "abbinamento respinto", "en": "suggestion rejected"},
+    "audit_user.role_change": {"it": "ruolo cambiato", "en": "role changed"},
+    "audit_cluster.policy_change": {
+        "it": "revisione del cluster cambiata",
+        "en": "cluster review policy changed",
+    },
+    "audit_organisation.export": {"it": "dati esportati", "en": "data exported"},
+    "audit_organisation.delete": {"it": "organizzazione eliminata", "en": "organisation deleted"},
+    # Accounts: passwords, reset, rate limits, disabled users.
+    "wrong_credentials": {"it": "E-mail o password errate.", "en": "Wrong e-mail or password."},
+    "account_disabled": {
+        "it": "Questo account è disattivato: chiedi all'amministratore della piattaforma.",
+        "en": "This account is disabled: ask the platform's administrator.",
+    },
+    "too_many_attempts": {
+        "it": "Troppi tentativi: aspetta {seconds} secondi e riprova.",
+        "en": "Too many attempts: wait {seconds} seconds, then try again.",
+    },
+    "email_taken": {
+        "it": "Questo indirizzo non può essere usato per un nuovo account: se è tuo, accedi o reimposta la password.",
+        "en": "This e-mail address cannot be used for a new account: if it is yours, log in or reset the password.",
+    },
+    "forgot_password": {"it": "Password dimenticata?", "en": "Forgot your password?"},
+    "forgot_password_help": {
+        "it": "Scrivi l'e-mail del tuo account: ti mandiamo un link per sceglierne una nuova.",
+        "en": "Type your account's e-mail: we send you a link to choose a new password.",
+    },
+    "send_reset_link": {"it": "Mandami il link", "en": "Send me the link"},
+    "reset_sent": {
+        "it": "Se un account ha questo indirizzo, il link per reimpostare la password sta arrivando (vale {minutes} minuti).",
+        "en": "If an account has this e-mail address, a link to reset its password is on its way (valid {minutes} minutes).",
+    },
+    "reset_password": {"it": "Scegli una nuova password", "en": "Choose a new password"},
+    "reset_link_invalid": {
+        "it": "Questo link non è valido, è scaduto o è già stato usato: chiedine uno nuovo.",
+        "en": "This link is invalid, expired or already used: ask for a new one.",
+    },
+    "reset_done": {
+        "it": "Password cambiata: accedi con quella nuova.",
+        "en": "Password changed: log in with the new one.",
+    },
+    "change_password": {"it": "Cambia password", "en": "Change password"},
+    "current_password": {"it": "Password attuale", "en": "Current password"},
+    "new_password": {
+        "it": "Nuova password (almeno 8 caratteri)",
+        "en": "New password (at least 8 characters)",
+    },
+    "password_change_help": {
+        "it": "Cambiandola, chiudi tutte le altre sessioni aperte con il tuo account.",
+        "en": "Changing it ends every other session open with your account.",
+    },
+    "password_changed": {
+        "it": "Password cambiata: le altre sessioni sono state chiuse.",
+        "en": "Password changed: your other sessions were ended.",
+    },
+    "password_error_wrong": {
+        "it": "La password attuale non è giusta: riscrivila.",
+        "en": "The current password is not right: type it again.",
+    },
+    "password_error_short": {
+        "it": "La nuova password deve avere almeno 8 caratteri.",
+        "en": "The new password must have at least 8 characters.",
+    },
+    "disable_user": {"it": "Disattiva", "en": "Disable"},
+    "enable_user": {"it": "Riattiva", "en": "Enable"},
+    "user_disabled": {"it": "disattivato", "en": "disabled"},
 }
 
 

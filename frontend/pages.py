@@ -12,22 +12,24 @@ from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.errors import DomainError
+from api.unavailable import is_database_trouble, retry_after_seconds
 from frontend.i18n import language_of, translator
-from frontend.routes import admin, auth, desk, member
+from frontend.routes import admin, auth, desk, member, privacy
 from frontend.session import LoginRequired
 from frontend.web import HERE, MaybeUser, redirect, render, templates
 
 log = logging.getLogger(__name__)
 
-ERROR_PAGES = {403: "error_403", 404: "error_404"}
+ERROR_PAGES = {403: "error_403", 404: "error_404", 503: "error_503"}
 
 
 def mount_frontend(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for router in (auth.router, member.router, desk.router, admin.router):
+    for router in (auth.router, member.router, desk.router, admin.router, privacy.router):
         app.include_router(router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -40,6 +42,7 @@ def mount_frontend(app: FastAPI) -> None:
 
     # The API keeps its JSON errors; pages get a page in the visitor's language.
     api_domain_error = app.exception_handlers[DomainError]
+    api_http_error = app.exception_handlers.get(StarletteHTTPException, http_exception_handler)
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> Response:
@@ -47,10 +50,21 @@ def mount_frontend(app: FastAPI) -> None:
             return await api_domain_error(request, exc)
         return error_page(request, exc.status_code, exc.message)
 
+    api_database_error = app.exception_handlers[SQLAlchemyError]
+
+    @app.exception_handler(SQLAlchemyError)
+    async def database_error(request: Request, exc: SQLAlchemyError) -> Response:
+        if _wants_json(request) or not is_database_trouble(exc):
+            return await api_database_error(request, exc)
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        page = error_page(request, 503, None)
+        page.headers["Retry-After"] = str(retry_after_seconds(request))
+        return page
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if _wants_json(request):
-            return await http_exception_handler(request, exc)
+            return await api_http_error(request, exc)
         return error_page(request, exc.status_code, None)
 
     @app.exception_handler(Exception)

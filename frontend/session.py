@@ -1,61 +1,86 @@
-"""Signing in on the web: an HttpOnly session cookie, and a CSRF token bound to it.
+"""Signing in on the web: an HttpOnly cookie holding a server-side session, and CSRF tokens.
 
-The cookie carries the same signed access token the JSON API uses, so there is one way to prove
-who someone is. Every form posts back a CSRF token derived from that cookie: another site can
-make the browser send the cookie, but cannot read the token.
+The cookie carries an opaque session token (api/auth/sessions.py), the same kind the JSON API
+hands out as a bearer token, so logout, a password change or an admin's "disable" end it at
+once. Every form posts back a CSRF token bound to that session, or, before login, to a random
+per-visitor cookie: another site can make the browser send cookies, but cannot read the token,
+and cannot log a visitor into the attacker's account either (login CSRF).
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
-from api.auth.security import create_access_token, user_id_from_token
+from api.auth import sessions
+from api.auth.sessions import SESSION_COOKIE
+from api.auth.tokens import csrf_for, new_token
 from api.deps import Resources
 from api.errors import Forbidden
-from api.models import User
+from api.models import AuthSession, User
 from frontend.i18n import LANGUAGE_COOKIE
 
-SESSION_COOKIE = "cm_session"
+# A visitor's random pre-session secret: the login and registration forms' CSRF tokens bind to it.
+VISITOR_COOKIE = "cm_csrf"
 
 
 class LoginRequired(Exception):
     """Raised by pages that need a signed-in user; answered with a redirect to the login page."""
 
 
-def sign_in(response: Response, resources: Resources, user: User) -> None:
-    settings = resources.settings
-    token = create_access_token(user.id, secret=resources.secret_key, minutes=settings.access_token_minutes)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=settings.access_token_minutes * 60,
-        httponly=True,
-        samesite="lax",
-        secure=settings.environment == "production",
+def _cookie_flags(resources: Resources) -> dict[str, object]:
+    return {"httponly": True, "samesite": "lax", "secure": resources.settings.environment == "production"}
+
+
+def sign_in(response: Response, request: Request, resources: Resources, session: Session, user: User) -> None:
+    minutes = resources.settings.access_token_minutes
+    token = sessions.open_session(
+        session,
+        user=user,
+        kind=sessions.WEB,
+        minutes=minutes,
+        user_agent=request.headers.get("user-agent"),
+        ip=request.client.host if request.client else None,
     )
+    response.set_cookie(SESSION_COOKIE, token, max_age=minutes * 60, **_cookie_flags(resources))  # type: ignore[arg-type]
 
 
-def sign_out(response: Response) -> None:
+def sign_out(response: Response, request: Request, session: Session) -> None:
+    """End the browser's session on the server, not only its cookie."""
+    found = current_session(request, session)
+    if found is not None:
+        sessions.revoke(session, found[0])
     response.delete_cookie(SESSION_COOKIE)
 
 
-def session_token(request: Request) -> str | None:
-    return request.cookies.get(SESSION_COOKIE)
+def current_session(request: Request, session: Session) -> tuple[AuthSession, User] | None:
+    if not hasattr(request.state, "web_session"):
+        token = request.cookies.get(SESSION_COOKIE)
+        request.state.web_session = sessions.find_session(session, token) if token else None
+    return request.state.web_session
 
 
 def signed_in_user(request: Request, resources: Resources, session: Session) -> User | None:
-    token = session_token(request)
-    user_id = user_id_from_token(token, secret=resources.secret_key) if token else None
-    return session.get(User, user_id) if user_id else None
+    found = current_session(request, session)
+    return found[1] if found else None
 
 
 def csrf_token(resources: Resources, request: Request) -> str:
-    token = session_token(request) or "anonymous"
-    return hmac.new(resources.secret_key.encode(), f"csrf:{token}".encode(), hashlib.sha256).hexdigest()
+    """The token every form of this page carries (rendering may need a new visitor cookie)."""
+    binding = request.cookies.get(SESSION_COOKIE) or request.cookies.get(VISITOR_COOKIE)
+    if not binding:
+        binding = getattr(request.state, "new_visitor_secret", None) or new_token()
+        request.state.new_visitor_secret = binding
+    return csrf_for(resources.secret_key, binding)
+
+
+def remember_visitor(request: Request, response: Response, resources: Resources) -> None:
+    """Set the visitor cookie the page's CSRF token was bound to, if rendering made one."""
+    secret = getattr(request.state, "new_visitor_secret", None)
+    if secret:
+        response.set_cookie(VISITOR_COOKIE, secret, **_cookie_flags(resources))  # type: ignore[arg-type]
 
 
 async def csrf_protected(request: Request) -> None:
@@ -63,8 +88,9 @@ async def csrf_protected(request: Request) -> None:
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
     submitted = (await request.form()).get("csrf")
-    expected = csrf_token(request.app.state.resources, request)
-    if not isinstance(submitted, str) or not hmac.compare_digest(submitted, expected):
+    binding = request.cookies.get(SESSION_COOKIE) or request.cookies.get(VISITOR_COOKIE)
+    expected = csrf_for(request.app.state.resources.secret_key, binding) if binding else None
+    if not isinstance(submitted, str) or expected is None or not hmac.compare_digest(submitted, expected):
         raise Forbidden("The form expired or came from another site: reload the page and try again.")
 
 

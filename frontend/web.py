@@ -10,15 +10,18 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
+from api.authz import policy
 from api.deps import ResourcesDep, UowDep
 from api.matching.explain import AREA_NAMES
 from api.models import User
 from api.models.enums import S3Area
 from frontend.i18n import language_of, translator
-from frontend.session import LoginRequired, csrf_token, session_token, signed_in_user
+from frontend.session import LoginRequired, csrf_token, remember_visitor, signed_in_user
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+# Templates ask the policy which links to show; they never look at roles themselves.
+templates.env.globals.update(can_use_desk=policy.can_use_desk, can_administer=policy.can_administer)
 
 
 def optional_user(request: Request, resources: ResourcesDep, uow: UowDep) -> User | None:
@@ -46,7 +49,7 @@ def render(
 ) -> HTMLResponse:
     lang = language_of(request)
     t = translator(lang)
-    return templates.TemplateResponse(
+    response = templates.TemplateResponse(
         request,
         template,
         {
@@ -54,14 +57,14 @@ def render(
             "t": t,
             "user": user,
             "csrf": csrf_token(resources, request),
-            # The live notification stream authenticates with the session's own token.
-            "stream_token": session_token(request) if user else None,
             "areas": [(a.value, AREA_NAMES[a.value][lang]) for a in S3Area],
             "area_name": lambda key: AREA_NAMES.get(key, {}).get(lang, key),
             **context,
         },
         status_code=status_code,
     )
+    remember_visitor(request, response, resources)
+    return response
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
@@ -73,5 +76,4 @@ def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
-def home_of(user: User) -> str:
-    return "/desk" if user.role in ("facilitator", "admin") else "/app"
+home_of = policy.home_of

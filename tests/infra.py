@@ -125,6 +125,8 @@ def test_settings(*, database_url: str, redis_url: str, data_dir: Path, **overri
         reconcile_stale_seconds=3.0,
         # Most tests follow a suggestion to the parties; the review tests set their own policy.
         review_auto_deliver_above=0.0,
+        # Tests register and log in many times from one address; tests/api/test_sessions.py turns them on.
+        rate_limit_enabled=False,
     )
     values.update(overrides)
     return Settings(**values)

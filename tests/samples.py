@@ -66,3 +66,69 @@ VISION_OFFER_EN = {
     "s3_area": "mechatronics_automotive",
     "trl": 6,
 }
+
+# One lab that solves a problem many companies share, and eight companies writing it their way.
+VIBRATION_OFFER = {
+    "kind": "offer",
+    "title": "Manutenzione predittiva con analisi delle vibrazioni per macchine rotanti",
+    "description": (
+        "Il laboratorio installa accelerometri e sensori di vibrazione su macchine rotanti "
+        "(mandrini, riduttori, pompe, compressori, ventilatori, motori) e sviluppa modelli di "
+        "machine learning che riconoscono l'usura di cuscinetti e ingranaggi settimane prima del "
+        "guasto, con cruscotti di allerta per la manutenzione e integrazione con i sistemi di fabbrica."
+    ),
+    "keywords": ["manutenzione predittiva", "analisi vibrazioni", "cuscinetti", "machine learning"],
+    "s3_area": "mechatronics_automotive",
+    "trl": 6,
+}
+VIBRATION_NEEDS = [
+    (
+        "Fermi macchina improvvisi dei mandrini dei centri di lavoro",
+        "I mandrini dei nostri centri di lavoro CNC si rompono senza preavviso e ogni fermo costa "
+        "giorni di produzione. Vorremmo capire dalle vibrazioni quando i cuscinetti si stanno usurando.",
+        ["mandrini", "cuscinetti", "vibrazioni"],
+    ),
+    (
+        "Predicting gearbox failures on our packaging lines",
+        "Gearboxes on our packaging lines fail a few times a year and stop the whole plant. We want "
+        "sensors and a model that warn us weeks ahead that gears or bearings are wearing out.",
+        ["gearbox", "predictive maintenance", "vibration"],
+    ),
+    (
+        "Guasti delle pompe centrifughe nell'impianto di verniciatura",
+        "Le pompe centrifughe del nostro impianto si guastano spesso per usura dei cuscinetti. "
+        "Cerchiamo un monitoraggio continuo delle vibrazioni che segnali il problema in anticipo.",
+        ["pompe", "monitoraggio vibrazioni", "manutenzione"],
+    ),
+    (
+        "Early warning of compressor breakdowns",
+        "Our screw compressors break down without warning and compressed air is vital for the "
+        "factory. We look for vibration monitoring with machine learning to plan maintenance.",
+        ["compressors", "vibration analysis", "maintenance"],
+    ),
+    (
+        "Manutenzione su condizione dei ventilatori industriali",
+        "Nei nostri forni i ventilatori di ricircolo girano giorno e notte; quando un cuscinetto "
+        "cede perdiamo un intero lotto. Vorremmo sensori di vibrazione e allarmi prima del guasto.",
+        ["ventilatori", "cuscinetti", "manutenzione predittiva"],
+    ),
+    (
+        "Bearing wear on electric motors of our conveyor belts",
+        "Electric motors driving our conveyor belts fail because of bearing wear, and we replace "
+        "them only after they break. We need vibration sensors and predictive maintenance.",
+        ["electric motors", "bearings", "predictive maintenance"],
+    ),
+    (
+        "Prevedere l'usura dei riduttori delle presse",
+        "Le presse della nostra stamperia montano riduttori che si usurano in modo imprevedibile. "
+        "Cerchiamo un sistema che analizzi le vibrazioni e stimi quando intervenire.",
+        ["riduttori", "presse", "analisi vibrazioni"],
+    ),
+    (
+        "Vibration monitoring to stop unplanned downtime of our mixers",
+        "The motors, gearboxes and bearings of our industrial mixers wear out and cause unplanned "
+        "downtime. We look for vibration sensors and machine learning that predict a failure weeks "
+        "ahead and alert the maintenance team.",
+        ["predictive maintenance", "vibration analysis", "bearings"],
+    ),
+]

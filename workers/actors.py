@@ -11,23 +11,19 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dramatiq
-from sqlalchemy import select
 
-from api.jobs import DISPATCH_NOTIFICATIONS, EMAIL_NOTIFICATIONS, EMBED_POSTING, MATCH_POSTING
-from api.mail.service import plan_instant
+from api.jobs import DELIVER_NOTIFICATION, EMBED_POSTING, MATCH_POSTING, SEND_DIGEST
 from api.matching.service import match_posting
-from api.models import Notification
-from api.models.base import utcnow
-from api.notifications.bus import publish
-from api.notifications.service import to_event
+from api.notifications.channels import EMAIL, LIVE, Channel, EmailChannel, LiveChannel, MailSettings
+from api.notifications.delivery import deliver
+from api.notifications.digest import send_digest
+from api.operations.metrics import SUGGESTIONS_CREATED
 from api.pipeline.service import embedding_task, record_failure, store_embedding
-from workers.mailing import send_emails
-from workers.resources import current
+from workers import account_actors  # noqa: F401  (declares auth.send_password_reset on the same broker)
+from workers.broker import actor_policy
+from workers.resources import WorkerResources, current
 
 log = logging.getLogger(__name__)
-
-# Embedding and matching are quick; a message that takes minutes is stuck, not busy.
-PIPELINE_LIMITS = {"max_retries": 3, "min_backoff": 1000, "max_backoff": 15_000, "time_limit": 120_000}
 
 
 @contextmanager
@@ -44,7 +40,11 @@ def failures_recorded(posting_id: int, step: str) -> Iterator[None]:
         raise
 
 
-@dramatiq.actor(actor_name=EMBED_POSTING.actor_name, queue_name=EMBED_POSTING.queue_name, **PIPELINE_LIMITS)
+@dramatiq.actor(
+    actor_name=EMBED_POSTING.actor_name,
+    queue_name=EMBED_POSTING.queue_name,
+    **actor_policy(EMBED_POSTING.actor_name),
+)
 def embed_posting(posting_id: int, revision: int) -> None:
     res = current()
     with failures_recorded(posting_id, "embedding"):
@@ -57,13 +57,18 @@ def embed_posting(posting_id: int, revision: int) -> None:
         encoded = res.encoder.encode(task.representation.texts)
         with res.unit_of_work() as uow:
             store_embedding(uow.session, jobs=uow.jobs, task=task, encoded=encoded, model=res.model)
+        log.info("posting %s r%s embedded (%d texts)", posting_id, revision, len(task.representation.texts))
 
 
-@dramatiq.actor(actor_name=MATCH_POSTING.actor_name, queue_name=MATCH_POSTING.queue_name, **PIPELINE_LIMITS)
+@dramatiq.actor(
+    actor_name=MATCH_POSTING.actor_name,
+    queue_name=MATCH_POSTING.queue_name,
+    **actor_policy(MATCH_POSTING.actor_name),
+)
 def match(posting_id: int, revision: int) -> None:
     res = current()
     with failures_recorded(posting_id, "matching"), res.unit_of_work() as uow:
-        match_posting(
+        created = match_posting(
             uow.session,
             jobs=uow.jobs,
             replica=res.current_replica(),
@@ -71,41 +76,48 @@ def match(posting_id: int, revision: int) -> None:
             posting_id=posting_id,
             revision=revision,
         )
+    SUGGESTIONS_CREATED.inc(created)  # after the commit: only what was stored
+
+
+def _channels(res: WorkerResources) -> dict[str, Channel]:
+    return {
+        LIVE: LiveChannel(res.redis),
+        EMAIL: _email_channel(res),
+    }
+
+
+def _email_channel(res: WorkerResources) -> EmailChannel:
+    # Built per message from the process's transport (tests swap it for a local SMTP server).
+    return EmailChannel(res.mail, MailSettings.from_settings(res.settings))
 
 
 @dramatiq.actor(
-    actor_name=DISPATCH_NOTIFICATIONS.actor_name,
-    queue_name=DISPATCH_NOTIFICATIONS.queue_name,
-    max_retries=5,
-    time_limit=30_000,
+    actor_name=DELIVER_NOTIFICATION.actor_name,
+    queue_name=DELIVER_NOTIFICATION.queue_name,
+    **actor_policy(DELIVER_NOTIFICATION.actor_name),
 )
-def dispatch_notifications(notification_ids: list[int]) -> None:
-    """Push stored notifications to the live stream (clients drop repeats by id)."""
+def deliver_notification(delivery_id: int) -> None:
+    """One notification on one channel (live stream or e-mail); a repeat finds it done."""
     res = current()
-    with res.sessions() as session:
-        notifications = session.scalars(select(Notification).where(Notification.id.in_(notification_ids)))
-        for notification in notifications:
-            publish(res.redis, user_id=notification.recipient_id, event=to_event(notification))
-    with res.unit_of_work() as uow:
-        uow.jobs.enqueue(EMAIL_NOTIFICATIONS, notification_ids)
+    deliver(
+        res.unit_of_work,
+        _channels(res),
+        delivery_id=delivery_id,
+        max_attempts=res.settings.delivery_max_attempts,
+    )
 
 
 @dramatiq.actor(
-    actor_name=EMAIL_NOTIFICATIONS.actor_name,
-    queue_name=EMAIL_NOTIFICATIONS.queue_name,
-    max_retries=5,
-    time_limit=120_000,
+    actor_name=SEND_DIGEST.actor_name,
+    queue_name=SEND_DIGEST.queue_name,
+    **actor_policy(SEND_DIGEST.actor_name),
 )
-def email_notifications(notification_ids: list[int]) -> None:
-    """E-mail the notifications their recipients want by mail now (the digest takes the rest)."""
+def send_user_digest(user_id: int) -> None:
+    """The user's deferred e-mails as one mail, when due (a repeat finds nothing due)."""
     res = current()
-    settings = res.settings
-    with res.unit_of_work() as uow:
-        emails = plan_instant(
-            uow.session,
-            notification_ids,
-            cap=settings.mail_daily_cap,
-            base_url=settings.resolved_public_url,
-            now=utcnow(),
-        )
-    send_emails(res, emails)
+    send_digest(
+        res.unit_of_work,
+        _email_channel(res),
+        user_id=user_id,
+        max_attempts=res.settings.delivery_max_attempts,
+    )

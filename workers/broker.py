@@ -14,8 +14,38 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from api.operations.deadletters import FailureRecorder
+from api.operations.logs import MessageLogContext
+from api.operations.metrics import WorkerMetrics
 from api.redis_server import redis_url
 from api.settings import Settings
+
+# The retry and time-limit policy of every actor, in one table (times in ms). Each actor
+# declares itself with `**actor_policy(name)`: one with no line here fails at import, so none
+# runs on Dramatiq's defaults (20 retries). Retries back off from min_backoff to max_backoff;
+# after max_retries the message is dead-lettered (`clustermatch jobs failed` lists it).
+ACTOR_POLICIES: dict[str, dict[str, int]] = {
+    # Embedding and matching are quick; a message that takes minutes is stuck, not busy.
+    "postings.embed": dict(max_retries=3, min_backoff=1000, max_backoff=15_000, time_limit=120_000),
+    "matching.match_posting": dict(max_retries=3, min_backoff=1000, max_backoff=15_000, time_limit=120_000),
+    # One notification on one channel (live, e-mail). SMTP servers come back after minutes:
+    # back off up to 5 minutes; past the retries the reconciler re-enqueues the delivery until
+    # CLUSTERMATCH_DELIVERY_MAX_ATTEMPTS. Time limits stay below the delivery lease (150 s).
+    "notifications.deliver": dict(max_retries=5, min_backoff=2000, max_backoff=300_000, time_limit=60_000),
+    # One user's digest (daily, or a facilitator's grouped reviews).
+    "notifications.send_digest": dict(
+        max_retries=5, min_backoff=5000, max_backoff=300_000, time_limit=120_000
+    ),
+    # A password-reset link; each retry mails a fresh link (the earlier one stops working).
+    "auth.send_password_reset": dict(max_retries=3, min_backoff=2000, max_backoff=60_000, time_limit=60_000),
+}
+
+
+def actor_policy(actor_name: str) -> dict[str, int]:
+    try:
+        return dict(ACTOR_POLICIES[actor_name])
+    except KeyError:
+        raise KeyError(f"actor {actor_name!r} has no line in workers.broker.ACTOR_POLICIES") from None
 
 
 class IdlePolling(dramatiq.Middleware):
@@ -36,15 +66,22 @@ def make_broker(
     settings: Settings, *, extra_middleware: list[dramatiq.Middleware] | None = None
 ) -> RedisBroker:
     middleware = [
+        # First, so its after-hooks run last: every log line of a message carries its id and
+        # the id of the request that caused it.
+        MessageLogContext(),
+        # Before Retries, so its after-hook sees whether a failure was the last attempt.
+        WorkerMetrics(),
         # Drop messages older than a day: the reconciler re-creates whatever is still needed.
         AgeLimit(max_age=24 * 3600 * 1000),
-        # No message may hold a thread forever; actors set tighter limits.
+        # No message may hold a thread forever; ACTOR_POLICIES sets each actor's own limit.
         TimeLimit(time_limit=10 * 60 * 1000),
         ShutdownNotifications(),
         Callbacks(),
         Pipelines(),
-        # Each actor states its own max_retries; this is the default for any that does not.
+        # Each actor's retries come from ACTOR_POLICIES; these values only back them up.
         Retries(max_retries=3, min_backoff=1000, max_backoff=30_000),
+        # Keeps the final error of a dead-lettered message (`clustermatch jobs failed`).
+        FailureRecorder(),
         CurrentMessage(),
         IdlePolling(settings.worker_idle_poll_ms),
         *(extra_middleware or []),

@@ -8,13 +8,16 @@ from __future__ import annotations
 import logging
 
 from api.logging_setup import configure_logging
+from api.operations.metrics import WorkerMetricsServer
+from api.redis_server import redis_url
 from api.settings import get_settings
 from workers.broker import install_broker
+from workers.heartbeat import Heartbeat
 from workers.reconciler import ReconcilerMiddleware
 from workers.resources import WorkerResourcesMiddleware
 
 settings = get_settings()
-configure_logging(settings.log_level)
+configure_logging(settings.log_level, settings.resolved_log_format)
 broker = install_broker(
     settings,
     extra_middleware=[
@@ -24,6 +27,14 @@ broker = install_broker(
             stale_seconds=settings.reconcile_stale_seconds,
             max_attempts=settings.pipeline_max_attempts,
         ),
+        # Prometheus metrics of this process over HTTP (CLUSTERMATCH_WORKER_METRICS_PORT, 0: off).
+        *(
+            [WorkerMetricsServer(settings.worker_metrics_host, settings.worker_metrics_port)]
+            if settings.worker_metrics_port
+            else []
+        ),
+        # Last: written only once the process has booted (model loaded, replica built).
+        Heartbeat(redis_url(settings), interval_seconds=settings.worker_heartbeat_interval_seconds),
     ],
 )
 

@@ -1,5 +1,6 @@
 """Runs the periodic pass in worker processes, one at a time cluster-wide: the pipeline
-reconciler and the daily e-mail digests."""
+reconciler, the delivery sweeper, enqueuing the digests that are due (sent by actors), and
+releasing the suggestions that waited for an organisation's daily budget."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from datetime import timedelta
 import dramatiq
 import redis
 
-from api.mail.service import plan_digests
 from api.models.base import utcnow
+from api.notifications.delivery import sweep
+from api.notifications.digest import enqueue_due_digests
 from api.pipeline.service import ReconcilePolicy, reconcile
+from api.suggestions.capacity import release_waiting
 from workers import resources
-from workers.mailing import send_emails
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +55,21 @@ class ReconcilerMiddleware(dramatiq.Middleware):
             return
         if not acquired:
             return
+        now = utcnow()
         with res.unit_of_work() as uow:
             report = reconcile(uow.session, jobs=uow.jobs, policy=self.policy)
-            digests = plan_digests(uow.session, base_url=res.settings.resolved_public_url, now=utcnow())
+            deliveries = sweep(
+                uow.session,
+                jobs=uow.jobs,
+                now=now,
+                stale_after=self.policy.stale_after,
+                max_attempts=res.settings.delivery_max_attempts,
+            )
+            digests = enqueue_due_digests(uow.session, jobs=uow.jobs, now=now)
+            released = release_waiting(uow.session, jobs=uow.jobs, budget=res.match_policy.budget, now=now)
         if report.requeued or report.failed or report.expired:
             log.info("reconciler: %s", report)
-        send_emails(res, digests)
+        if deliveries.requeued or deliveries.failed or digests:
+            log.info("reconciler: %s, %d digests due", deliveries, digests)
+        if released:
+            log.info("reconciler: %d waiting suggestions released within their budgets", released)

@@ -69,7 +69,7 @@ _lock = threading.Lock()
 
 def build(settings: Settings, broker: dramatiq.Broker, *, encoder: Encoder | None = None) -> WorkerResources:
     encoder = encoder or Encoder(settings.embedding_model)
-    sessions = sessions_for(settings.resolved_database_url)
+    sessions = sessions_for(settings.resolved_database_url, busy_timeout_ms=settings.database_busy_timeout_ms)
     replica = IndexReplica(
         model=index_model_id(settings.embedding_model),
         dim=encoder.dim,

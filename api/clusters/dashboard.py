@@ -5,11 +5,13 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from api.authz import policy
+from api.errors import Forbidden
 from api.models import Posting, Suggestion, User
-from api.models.enums import Role, S3Area, SuggestionStatus
+from api.models.enums import SuggestionStatus
 
 REACHED_PARTIES = (
     SuggestionStatus.delivered.value,
@@ -32,21 +34,16 @@ class ClusterDashboard:
     cross_cluster: list[Suggestion] = field(default_factory=list)
 
 
-def areas_of(user: User) -> list[str]:
-    return [a.value for a in S3Area] if user.role == Role.admin.value else list(user.clusters or [])
-
-
 def cluster_dashboard(session: Session, user: User) -> ClusterDashboard:
-    areas = areas_of(user)
+    """The dashboard of the reviewer's clusters; 403 for members."""
+    if not policy.can_view_dashboard(user):
+        raise Forbidden("The cluster dashboard is for cluster facilitators.")
+    areas = policy.dashboard_areas(user)
     postings = list(session.scalars(select(Posting).where(Posting.s3_area.in_(areas)).order_by(Posting.id)))
-    need, offer = aliased(Posting), aliased(Posting)
+    # The pairs this reviewer reviews: its own organisation's stay out (conflict of interest).
     suggestions = list(
         session.scalars(
-            select(Suggestion)
-            .join(need, Suggestion.need_id == need.id)
-            .join(offer, Suggestion.offer_id == offer.id)
-            .where(or_(need.s3_area.in_(areas), offer.s3_area.in_(areas)))
-            .order_by(Suggestion.id)
+            select(Suggestion).where(policy.reviewable_suggestions_filter(user)).order_by(Suggestion.id)
         ).unique()
     )
     dashboard = ClusterDashboard(areas, postings, suggestions)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from api.fields import RequestBody
 from api.models.enums import S3Area
 
 
@@ -14,5 +15,5 @@ class ReviewPolicy(BaseModel):
     )
 
 
-class ReviewPolicyUpdate(BaseModel):
+class ReviewPolicyUpdate(RequestBody):
     auto_deliver_above: float | None = Field(None, ge=0.0, le=1.0)

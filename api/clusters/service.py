@@ -5,9 +5,11 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.audit import service as audit
+from api.authz import policy as authz
 from api.errors import Forbidden
 from api.models import ClusterPolicy, User
-from api.models.enums import Role, S3Area, SuggestionStatus
+from api.models.enums import S3Area, SuggestionStatus
 
 
 def auto_deliver_thresholds(session: Session, default: float | None) -> dict[str, float | None]:
@@ -28,11 +30,17 @@ def initial_status(session: Session, areas: set[str], score: float, *, default: 
 def set_policy(
     session: Session, *, user: User, s3_area: str, auto_deliver_above: float | None
 ) -> ClusterPolicy:
-    if user.role != Role.admin.value and not (
-        user.role == Role.facilitator.value and s3_area in (user.clusters or [])
-    ):
+    if not authz.can_manage_cluster_policy(user, s3_area):
         raise Forbidden("Only an admin or a facilitator of this cluster can change its review policy.")
     policy = session.get(ClusterPolicy, s3_area) or ClusterPolicy(s3_area=s3_area)
+    audit.record(
+        session,
+        actor=user,
+        action=audit.AuditAction.cluster_policy_change,
+        object_type="cluster",
+        object_id=s3_area,
+        details={"from": policy.auto_deliver_above, "to": auto_deliver_above},
+    )
     policy.auto_deliver_above = auto_deliver_above
     policy.updated_by_id = user.id
     session.add(policy)

@@ -50,7 +50,7 @@ def delivered_by_rule(
     pairs = set()
     for item in data.eval_set.postings:
         posting_id = data.db_id[item.id]
-        for chosen in deliverable(posting_id, ranking_of(posting_id), calibration, ranking_of):
+        for chosen in deliverable(posting_id, item.kind, ranking_of(posting_id), calibration, ranking_of):
             other = data.set_id[chosen.posting_id]
             pairs.add((item.id, other) if item.kind == "need" else (other, item.id))
     return pairs

@@ -1,1 +1,2 @@
-"""E-mail: what a notification says by mail, who gets it when, and how it is sent."""
+"""E-mail as a pure library: what a mail says (compose) and how it is sent (transport). Who is
+mailed when is decided in api.notifications."""

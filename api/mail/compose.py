@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+# Header values are one line: CR/LF would end the header (or inject another), other control
+# characters make the message invalid. Postings are member text, so every header is cleaned.
+_UNSAFE_IN_HEADER = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+HEADER_MAX = 200
+
+
+def header_safe(value: str, *, limit: int = HEADER_MAX) -> str:
+    """One clean line: control characters become spaces, runs of spaces one, at most limit chars."""
+    line = " ".join(_UNSAFE_IN_HEADER.sub(" ", value).split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
 @dataclass(frozen=True)
@@ -13,6 +25,8 @@ class Email:
     subject: str
     body: str
     notification_ids: tuple[int, ...]
+    # Stable per delivery (or digest): the Message-ID, so a repeat after a crash is recognisable.
+    key: str = ""
 
 
 SUBJECTS = {
@@ -27,10 +41,19 @@ SUBJECTS = {
 }
 OPEN_LINK = {"it": "Apri su clustermatch: {url}", "en": "Open on clustermatch: {url}"}
 DIGEST_SUBJECT = {"it": "clustermatch: {count} novità di oggi", "en": "clustermatch: {count} updates today"}
+REVIEW_GROUP_SUBJECT = {
+    "it": "clustermatch: {count} abbinamenti da rivedere",
+    "en": "clustermatch: {count} matches waiting for review",
+}
+REVIEW_GROUP_INTRO = {
+    "it": "Questi abbinamenti aspettano la revisione di un facilitatore: {url}/desk",
+    "en": "These matches are waiting for a facilitator's review: {url}/desk",
+}
 FOOTER = {
     "it": "Ricevi questa e-mail perché sei iscritto a clustermatch. Scegli la frequenza (subito, riepilogo quotidiano, mai) nel tuo profilo: {url}/app/profile",
     "en": "You receive this e-mail as a clustermatch member. Choose how often (instant, daily digest, never) in your profile: {url}/app/profile",
 }
+REVIEW = "suggestion.review"
 
 
 def _title(payload: dict[str, Any]) -> str:
@@ -39,14 +62,14 @@ def _title(payload: dict[str, Any]) -> str:
 
 
 def _link(kind: str, payload: dict[str, Any], base_url: str) -> str:
-    if kind == "suggestion.review":
+    if kind == REVIEW:
         return f"{base_url}/desk"
     return f"{base_url}/app/suggestions/{payload.get('suggestion_id', '')}"
 
 
 def _lines(kind: str, payload: dict[str, Any], lang: str, base_url: str) -> list[str]:
     summary = payload.get("summary", {}).get(lang, "")
-    lines = [SUBJECTS.get(kind, {}).get(lang, kind).format(title=_title(payload))]
+    lines = [header_safe(SUBJECTS.get(kind, {}).get(lang, kind).format(title=_title(payload)), limit=500)]
     if summary:
         lines.append(summary)
     contact = payload.get("contact")
@@ -57,19 +80,26 @@ def _lines(kind: str, payload: dict[str, Any], lang: str, base_url: str) -> list
 
 
 def notification_email(
-    to: str, notification_id: int, kind: str, payload: dict[str, Any], lang: str, base_url: str
+    to: str, notification_id: int, kind: str, payload: dict[str, Any], lang: str, base_url: str, key: str = ""
 ) -> Email:
     lang = lang if lang in ("it", "en") else "it"
-    subject = SUBJECTS.get(kind, {}).get(lang, kind).format(title=_title(payload))
+    subject = header_safe(SUBJECTS.get(kind, {}).get(lang, kind).format(title=_title(payload)))
     body = "\n\n".join([*_lines(kind, payload, lang, base_url), FOOTER[lang].format(url=base_url)])
-    return Email(to, subject, body, (notification_id,))
+    return Email(to, subject, body, (notification_id,), key)
 
 
 def digest_email(
-    to: str, items: Sequence[tuple[int, str, dict[str, Any]]], lang: str, base_url: str
+    to: str, items: Sequence[tuple[int, str, dict[str, Any]]], lang: str, base_url: str, key: str = ""
 ) -> Email:
-    """One e-mail for a day's notifications: (id, kind, payload) each."""
+    """One e-mail for several notifications, (id, kind, payload) each: the daily digest, or the
+    grouped mail of a facilitator's waiting reviews when every item is a review."""
     lang = lang if lang in ("it", "en") else "it"
     sections = ["\n".join(_lines(kind, payload, lang, base_url)) for _, kind, payload in items]
+    reviews_only = bool(items) and all(kind == REVIEW for _, kind, _ in items)
+    if reviews_only:
+        subject = REVIEW_GROUP_SUBJECT[lang].format(count=len(items))
+        sections.insert(0, REVIEW_GROUP_INTRO[lang].format(url=base_url))
+    else:
+        subject = DIGEST_SUBJECT[lang].format(count=len(items))
     body = "\n\n---\n\n".join(sections) + "\n\n" + FOOTER[lang].format(url=base_url)
-    return Email(to, DIGEST_SUBJECT[lang].format(count=len(items)), body, tuple(i for i, _, _ in items))
+    return Email(to, subject, body, tuple(i for i, _, _ in items), key)

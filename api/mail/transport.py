@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import logging
+import re
 import smtplib
 import uuid
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
 
-from api.mail.compose import Email
+from api.mail.compose import Email, header_safe
 from api.settings import Settings
 
 log = logging.getLogger(__name__)
+
+_FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class Transport(Protocol):
@@ -53,7 +56,9 @@ class OutboxTransport:
 
     def send(self, message: EmailMessage) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{uuid.uuid4().hex}.eml"
+        # The Message-ID key first, so repeats of one delivery are easy to spot; never overwritten.
+        key = _FILE_UNSAFE.sub("", str(message["Message-ID"] or "").strip("<>").split("@")[0])[:60]
+        path = self.folder / f"{key + '-' if key else ''}{uuid.uuid4().hex}.eml"
         path.write_bytes(bytes(message))
         log.info("e-mail to %s written to %s (CLUSTERMATCH_SMTP_URL is not set)", message["To"], path)
 
@@ -63,9 +68,14 @@ def transport_for(settings: Settings) -> Transport:
 
 
 def to_message(email: Email, sender: str) -> EmailMessage:
+    """The MIME message; every header value is one clean line, whatever the text it came from."""
     message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = sender, email.to, email.subject
+    message["From"], message["To"] = header_safe(sender), header_safe(email.to)
+    message["Subject"] = header_safe(email.subject)
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(domain="clustermatch")
+    # A stable Message-ID per delivery: a resend after a crash carries the same one.
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "clustermatch"
+    key = _FILE_UNSAFE.sub("", email.key)
+    message["Message-ID"] = f"<{key}@{domain}>" if key else make_msgid(domain=domain)
     message.set_content(email.body)
     return message

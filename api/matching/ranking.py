@@ -70,27 +70,39 @@ def score_against(
     ]
 
 
+def clearly_fitting(need_ranking: list[Candidate], calibration: Calibration) -> list[Candidate]:
+    """The offers that clearly fit a need: in its top_k, above the threshold, within `margin` of its best.
+
+    Relevance is the need's to judge: a company hears of the offers that clearly fit its problem,
+    whatever other companies posted. A lab that fits many needs is not rationed here (that would
+    hide it from every company after the first few): the per-organisation budget paces it.
+    """
+    if not need_ranking:
+        return []
+    floor = max(calibration.threshold, need_ranking[0].score - calibration.margin)
+    return [c for c in need_ranking[: calibration.top_k] if c.score >= floor]
+
+
 def deliverable(
     probe_id: int,
+    probe_kind: str,
     ranked: list[Candidate],
     calibration: Calibration,
     ranking_of: Callable[[int], list[Candidate]],
 ) -> list[Candidate]:
-    """The candidates worth a suggestion: above the threshold, near the top for both sides.
+    """The candidates worth a suggestion: the pairs in which the offer clearly fits the need.
 
-    Each side must be in the other's top_k and within `margin` of the other's best score
-    (`ranking_of(id)` ranks a stored posting), so no posting gets a flood of weak matches and
-    a popular lab is suggested only where it is among the best.
+    For a need that is its own ranking; for an offer, the needs above the threshold whose own
+    ranking (`ranking_of(id)` ranks a stored posting) it clearly fits. The same predicate on the
+    same postings gives the same pairs whichever side arrived last.
     """
-    if not ranked:
-        return []
-    floor = max(calibration.threshold, ranked[0].score - calibration.margin)
+    if probe_kind == "need":
+        return clearly_fitting(ranked, calibration)
     chosen = []
-    for candidate in ranked[: calibration.top_k]:
-        if candidate.score < floor:
-            break
-        reverse = ranking_of(candidate.posting_id)
-        top = [c.posting_id for c in reverse[: calibration.top_k]]
-        if probe_id in top and candidate.score >= reverse[0].score - calibration.margin:
+    for candidate in ranked:
+        if candidate.score < calibration.threshold:
+            break  # ranked best first: no later need can reach the threshold either
+        fits = clearly_fitting(ranking_of(candidate.posting_id), calibration)
+        if any(c.posting_id == probe_id for c in fits):
             chosen.append(candidate)
     return chosen

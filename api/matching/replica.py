@@ -6,6 +6,8 @@ search, catches up with the embeddings table, which doubles as the change log: e
 re-embedding or deactivation bumps `changed_at`. A catch-up re-reads a safety margin before
 the previous one, so a transaction that committed after that catch-up began is still picked
 up (the margin must exceed the longest write transaction plus the clock skew between machines).
+An erased organisation's postings lose their embeddings rows; each leaves a tombstone instead
+(`embedding_tombstones`), read with the same margin.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
-from api.models import Embedding, Posting
+from api.models import Embedding, EmbeddingTombstone, Posting
 from api.models.base import utcnow
 from embeddings.index import VectorIndex
 from embeddings.lexical import LexicalIndex
@@ -103,8 +105,12 @@ class IndexReplica:
                 total = session.scalar(
                     select(func.count()).select_from(Embedding).where(Embedding.model == self.model)
                 )
-            rows = session.execute(query.execution_options(yield_per=FULL_LOAD_CHUNK))
             count = 0
+            if self._synced_from is not None:
+                # Erased postings leave no embeddings row to read: their tombstones say so.
+                # Applied before the changes, so a later posting that reuses the id stays in.
+                self._drop_erased(session, self._synced_from - self.margin)
+            rows = session.execute(query.execution_options(yield_per=FULL_LOAD_CHUNK))
             with tqdm(total=total, desc="indexing", unit="posting", disable=not progress) as bar:
                 for chunk in rows.partitions(FULL_LOAD_CHUNK):
                     self.apply(chunk)
@@ -112,6 +118,21 @@ class IndexReplica:
                     bar.update(len(chunk))
             self._synced_from = started
             return count
+
+    def _drop_erased(self, session: Session, since: datetime) -> None:
+        erased = session.execute(
+            select(EmbeddingTombstone.posting_id, EmbeddingTombstone.kind).where(
+                EmbeddingTombstone.deleted_at >= since
+            )
+        ).all()
+        for kind in KINDS:
+            ids = [posting_id for posting_id, erased_kind in erased if erased_kind == kind]
+            if ids:
+                self.indexes[kind].remove(ids)
+                self.heads[kind].remove(ids)
+                for posting_id in ids:
+                    self.lexical.remove(posting_id)
+                    self.facts.pop(posting_id, None)
 
     def apply(self, rows: list) -> None:  # type: ignore[type-arg]
         """Apply embedding rows as the catch-up query returns them (posting facts joined)."""

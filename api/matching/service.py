@@ -7,6 +7,7 @@ unique (need, offer) constraint settles races between processes matching both si
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -15,20 +16,25 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.clusters.service import initial_status
-from api.jobs import DISPATCH_NOTIFICATIONS, EMBED_POSTING, JobBuffer
+from api.jobs import EMBED_POSTING, JobBuffer
 from api.matching.explain import PostingSummary, explanation_of
-from api.matching.ranking import Candidate, deliverable, rank, score_against
+from api.matching.ranking import Candidate, clearly_fitting, deliverable, rank, score_against
 from api.matching.replica import IndexReplica, PostingFacts, Probe, vector_from_bytes
 from api.models import Embedding, Notification, Posting, Suggestion
 from api.models.base import utcnow
 from api.models.enums import PipelineState, PostingStatus, SuggestionStatus
+from api.notifications.service import dispatch
 from api.postings.service import open_at_revision
 from api.settings import Settings
+from api.suggestions.capacity import Budget, deliver_or_wait
 from api.suggestions.service import OPEN_STATUSES, announce, withdraw
 from embeddings.concepts import concept_side
 from embeddings.scoring import Calibration
 
 log = logging.getLogger(__name__)
+
+# Open pairs the parties have not seen: a better offer for the need may still replace them.
+NEVER_SEEN = (SuggestionStatus.pending_review.value, SuggestionStatus.waiting.value)
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,7 @@ class MatchPolicy:
     calibration: Calibration
     max_per_posting: int
     auto_deliver_above: float | None = None  # review policy of clusters without their own
+    budget: Budget = Budget(needs=10, offers=10)  # what each organisation receives a day
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MatchPolicy:
@@ -46,6 +53,7 @@ class MatchPolicy:
             calibration,
             settings.match_max_per_posting,
             settings.review_auto_deliver_above,
+            Budget.from_settings(settings),
         )
 
 
@@ -89,12 +97,12 @@ def match_posting(
     replica.sync(session)
     probe = probe_of(posting, embedding)
     ranked = rank(replica, probe, policy.calibration, candidates=policy.candidates)
-    chosen = deliverable(
-        probe.posting_id,
-        ranked,
-        policy.calibration,
-        lambda other: rank(replica, replica.probe(other), policy.calibration, candidates=policy.candidates),
-    )
+
+    @functools.cache
+    def ranking_of(other: int) -> list[Candidate]:
+        return rank(replica, replica.probe(other), policy.calibration, candidates=policy.candidates)
+
+    chosen = deliverable(probe.posting_id, posting.kind, ranked, policy.calibration, ranking_of)
     chosen = chosen[: policy.max_per_posting]
     others = {
         p.id: p
@@ -118,14 +126,17 @@ def match_posting(
     notifications += _rescore_existing(
         session, replica, policy, probe, revision=revision, keep={c.posting_id for c in chosen}
     )
+    if posting.kind == "offer":
+        for need in chosen:
+            _drop_displaced(
+                session, need.posting_id, clearly_fitting(ranking_of(need.posting_id), policy.calibration)
+            )
 
     posting.pipeline_state = PipelineState.matched.value
     posting.pipeline_error = None
     posting.pipeline_updated_at = utcnow()
     posting.matched_at = posting.pipeline_updated_at
-    if notifications:
-        session.flush()
-        jobs.enqueue(DISPATCH_NOTIFICATIONS, [n.id for n in notifications])
+    dispatch(session, jobs, notifications)
     log.info("posting %s r%s matched: %d new suggestions", posting_id, revision, created)
     return created
 
@@ -151,12 +162,11 @@ def _upsert_suggestion(
     if existing is not None:
         if existing.status != SuggestionStatus.withdrawn.value:
             return existing, False
-        existing.status = _first_status(session, policy, posting, other, candidate)
+        _set_first_status(session, policy, existing, candidate)
         existing.need_interested = existing.offer_interested = None
         _apply_score(existing, replica, policy, candidate)
         return existing, True
-    status = _first_status(session, policy, posting, other, candidate)
-    suggestion = Suggestion(need_id=need_id, offer_id=offer_id, status=status)
+    suggestion = Suggestion(need_id=need_id, offer_id=offer_id, status=SuggestionStatus.waiting.value)
     suggestion.need, suggestion.offer = (posting, other) if posting.kind == "need" else (other, posting)
     _apply_score(suggestion, replica, policy, candidate)
     try:
@@ -166,15 +176,21 @@ def _upsert_suggestion(
         # The other side's matcher, in another thread or process, created this pair meanwhile.
         return _find_pair(session, need_id, offer_id), False  # type: ignore[return-value]
     session.refresh(suggestion)
+    _set_first_status(session, policy, suggestion, candidate)
     return suggestion, True
 
 
-def _first_status(
-    session: Session, policy: MatchPolicy, posting: Posting, other: Posting, candidate: Candidate
-) -> str:
-    """Waiting for a facilitator, unless the clusters' policies let a score this high through."""
-    areas = {posting.s3_area, other.s3_area}
-    return initial_status(session, areas, candidate.score, default=policy.auto_deliver_above)
+def _set_first_status(
+    session: Session, policy: MatchPolicy, suggestion: Suggestion, candidate: Candidate
+) -> None:
+    """Waiting for a facilitator, unless the clusters' policies let a score this high through;
+    then out to the parties, or waiting for their budget."""
+    areas = {suggestion.need.s3_area, suggestion.offer.s3_area}
+    status = initial_status(session, areas, candidate.score, default=policy.auto_deliver_above)
+    if status == SuggestionStatus.delivered.value:
+        deliver_or_wait(session, suggestion, policy.budget, utcnow())
+    else:
+        suggestion.status = status
 
 
 def _find_pair(session: Session, need_id: int, offer_id: int) -> Suggestion | None:
@@ -241,3 +257,21 @@ def _rescore_existing(
                 continue
         notifications += withdraw(session, suggestion=suggestion, notify=(suggestion.need, suggestion.offer))
     return notifications
+
+
+def _drop_displaced(session: Session, need_id: int, fitting: list[Candidate]) -> None:
+    """A better offer arrived: the need's waiting pairs that no longer clearly fit it are withdrawn.
+
+    Only pairs the parties never saw (still waiting for review): so the pairs a need ends up
+    with do not depend on the order its offers arrived in, and nobody is told anything twice.
+    """
+    keep = {c.posting_id for c in fitting}
+    waiting = session.scalars(
+        select(Suggestion).where(
+            Suggestion.need_id == need_id,
+            Suggestion.status.in_(NEVER_SEEN),
+            Suggestion.offer_id.not_in(keep),
+        )
+    ).unique()
+    for suggestion in waiting:
+        withdraw(session, suggestion=suggestion, notify=())

@@ -58,6 +58,8 @@ class PipelineState(StrEnum):
 
 class SuggestionStatus(StrEnum):
     pending_review = "pending_review"  # waiting for a facilitator of the pair's clusters
+    # Clearly fits, but a party's daily budget is spent: it goes out later, best score first.
+    waiting = "waiting"
     delivered = "delivered"  # both parties can see it and answer
     introduced = "introduced"  # both said they are interested: contacts exchanged
     declined = "declined"  # one party said it is not interested

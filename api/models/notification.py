@@ -1,4 +1,4 @@
-"""Notifications: what a user is told (in-app, live stream, later e-mail)."""
+"""Notifications: what a user is told (in-app; each channel's delivery is a Delivery row)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,4 @@ class Notification(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # None until the mailer decides: "sent", "queued" (for the daily digest) or "skipped".
-    email_status: Mapped[str | None] = mapped_column(String(8))
-    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How it reaches the user (live stream, e-mail) is in the deliveries table.

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from api.models.base import Base, UTCDateTime, utcnow
 from api.models.posting import Posting
@@ -36,9 +36,18 @@ class Suggestion(Base):
     review_reason: Mapped[str | None] = mapped_column(Text)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the parties first saw it: a withdrawn pair stays visible to them only if they had.
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     need: Mapped[Posting] = relationship(foreign_keys=[need_id], lazy="joined")
     offer: Mapped[Posting] = relationship(foreign_keys=[offer_id], lazy="joined")
     reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+
+    @validates("status")
+    def _stamp_delivery(self, _key: str, status: str) -> str:
+        # Set wherever the status changes (matcher, approval), so no path can forget it.
+        if status == "delivered" and self.delivered_at is None:
+            self.delivered_at = utcnow()
+        return status

@@ -28,5 +28,7 @@ class User(Base):
     email_frequency: Mapped[str] = mapped_column(String(8), default="instant")
     last_digest_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by an admin: every session ends and logins are refused.
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organisation: Mapped[Organisation | None] = relationship(lazy="joined")

@@ -1,1 +1,2 @@
-"""Notifications: stored per user, pushed live over Redis pub/sub and server-sent events."""
+"""Notifications: stored per user, and delivered on each channel (live stream, e-mail) from an
+outbox of delivery rows, with retries, digests and the e-mail rules."""

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
-from api.deps import CurrentUser, ResourcesDep, UowDep
+from api.auth.sessions import session_is_live
+from api.deps import AuthenticatedDep, CurrentUser, ResourcesDep, UowDep
+from api.fields import MAX_DB_INT, AfterIdQuery, DbId
 from api.notifications import service
 from api.notifications.bus import channel_for
 
 router = APIRouter(prefix="/notifications", tags=["notifications"])
 
 KEEPALIVE_SECONDS = 15
+SESSION_RECHECK_SECONDS = 30
 
 
 @router.get("")
@@ -24,7 +28,7 @@ def list_notifications(
     user: CurrentUser,
     uow: UowDep,
     unread: bool = False,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: AfterIdQuery = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[dict[str, Any]]:
     notifications = service.list_notifications(
@@ -34,14 +38,14 @@ def list_notifications(
 
 
 @router.post("/{notification_id}/read")
-def mark_read(notification_id: int, user: CurrentUser, uow: UowDep) -> dict[str, Any]:
+def mark_read(notification_id: DbId, user: CurrentUser, uow: UowDep) -> dict[str, Any]:
     return service.to_event(service.mark_read(uow.session, user=user, notification_id=notification_id))
 
 
 @router.get("/stream")
 async def stream(
     request: Request,
-    user: CurrentUser,
+    auth: AuthenticatedDep,
     resources: ResourcesDep,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> EventSourceResponse:
@@ -50,12 +54,15 @@ async def stream(
     Subscribes first, then replays what was stored after Last-Event-ID, so nothing written
     between the two is lost; repeats are dropped by id.
     """
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    # Anything but an id the database can hold (ASCII digits, at most 2^31-1) replays nothing.
+    valid = last_event_id and last_event_id.isascii() and last_event_id.isdigit() and len(last_event_id) <= 10
+    after = int(last_event_id) if valid and int(last_event_id) <= MAX_DB_INT else None
+    user, session_id = auth.user, auth.session.id
     user_id = user.id
 
     async def events() -> AsyncIterator[dict[str, Any]]:
         pubsub = resources.aredis.pubsub()
-        await pubsub.subscribe(channel_for(user_id))
+        await pubsub.subscribe(channel_for(resources.aredis, user_id))
         try:
             seen = 0
             if after is not None:
@@ -63,7 +70,13 @@ async def stream(
                 for event in backlog:
                     seen = max(seen, event["id"])
                     yield _sse(event)
+            checked = time.monotonic()
             while not await request.is_disconnected():
+                # A stream outlives its request: end it once logout or disabling ends the session.
+                if time.monotonic() - checked > SESSION_RECHECK_SECONDS:
+                    if not await asyncio.to_thread(session_is_live, resources.sessions, session_id):
+                        break
+                    checked = time.monotonic()
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is None:
                     continue

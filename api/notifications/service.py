@@ -1,4 +1,8 @@
-"""Writing, listing and reading notifications."""
+"""Writing, listing and reading notifications.
+
+Writing a notification also writes its deliveries (the outbox: one row per channel) in the same
+unit of work; `dispatch` buffers one `notifications.deliver` job per delivery, sent after commit.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.errors import NotFound
-from api.models import Notification, User
+from api.jobs import DELIVER_NOTIFICATION, JobBuffer
+from api.models import Delivery, Notification, User
 from api.models.base import utcnow
+
+# Every notification reaches the user on each of these (a webhook would be one more name).
+CHANNELS = ("live", "email")
 
 
 def notify_organisation(
@@ -43,10 +51,27 @@ def notify_users(
         try:
             with session.begin_nested():
                 session.add(notification)
+                session.flush()
+                session.add_all(
+                    Delivery(notification_id=notification.id, recipient_id=user.id, channel=channel)
+                    for channel in CHANNELS
+                )
         except IntegrityError:  # written meanwhile by a concurrent retry of the same job
             continue
         created.append(notification)
     return created
+
+
+def dispatch(session: Session, jobs: JobBuffer, notifications: Iterable[Notification]) -> None:
+    """Buffer one delivery job per channel of each notification (sent after the commit)."""
+    ids = [n.id for n in notifications]
+    if not ids:
+        return
+    session.flush()
+    for delivery_id in session.scalars(
+        select(Delivery.id).where(Delivery.notification_id.in_(ids)).order_by(Delivery.id)
+    ):
+        jobs.enqueue(DELIVER_NOTIFICATION, delivery_id)
 
 
 def list_notifications(

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from pydantic import BaseModel, EmailStr, Field
 
+from api.fields import CleanLine, RequestBody
 from api.models.enums import OrganisationType, S3Area
 
 
-class OrganisationCreate(BaseModel):
-    name: str = Field(min_length=2, max_length=200)
+class OrganisationCreate(RequestBody):
+    name: CleanLine = Field(min_length=2, max_length=200)
     type: OrganisationType
     clusters: list[S3Area] = Field(default_factory=list, max_length=8)
-    city: str = Field("", max_length=100)
-    province: str = Field("", max_length=4)
+    city: CleanLine = Field("", max_length=100)
+    province: CleanLine = Field("", max_length=4)
     contact_email: EmailStr | None = None
 
 

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from api.deps import CurrentUser, UowDep
+from api.fields import DbId, Offset
 from api.models.enums import PostingKind, PostingStatus
 from api.postings import service
-from api.postings.schemas import PostingCreate, PostingRead, PostingUpdate
+from api.postings.schemas import PostingCreate, PostingRead, PostingUpdate, posting_read
 
 router = APIRouter(prefix="/postings", tags=["postings"])
 
@@ -28,7 +29,7 @@ def list_postings(
     kind: PostingKind | None = None,
     status: PostingStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[PostingRead]:
     postings = service.list_postings(
         uow.session,
@@ -43,18 +44,18 @@ def list_postings(
 
 
 @router.get("/{posting_id}", response_model=PostingRead)
-def get_posting(posting_id: int, user: CurrentUser, uow: UowDep) -> PostingRead:
-    posting = service.get_readable_posting(uow.session, user=user, posting_id=posting_id)
-    return PostingRead.model_validate(posting)
+def get_posting(posting_id: DbId, user: CurrentUser, uow: UowDep) -> PostingRead:
+    posting, hidden = service.readable_posting(uow.session, user=user, posting_id=posting_id)
+    return posting_read(posting, hidden)
 
 
 @router.patch("/{posting_id}", response_model=PostingRead)
-def update_posting(posting_id: int, body: PostingUpdate, user: CurrentUser, uow: UowDep) -> PostingRead:
+def update_posting(posting_id: DbId, body: PostingUpdate, user: CurrentUser, uow: UowDep) -> PostingRead:
     posting = service.update_posting(uow.session, jobs=uow.jobs, user=user, posting_id=posting_id, data=body)
     return PostingRead.model_validate(posting)
 
 
 @router.delete("/{posting_id}", response_model=PostingRead)
-def close_posting(posting_id: int, user: CurrentUser, uow: UowDep) -> PostingRead:
+def close_posting(posting_id: DbId, user: CurrentUser, uow: UowDep) -> PostingRead:
     posting = service.close_posting(uow.session, jobs=uow.jobs, user=user, posting_id=posting_id)
     return PostingRead.model_validate(posting)

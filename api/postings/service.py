@@ -1,18 +1,19 @@
-"""Publishing, editing and closing postings, and who may see them."""
+"""Publishing, editing and closing postings, and reading them as the policy allows."""
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
+from api.authz import policy
 from api.errors import Forbidden, InvalidInput, NotFound
 from api.jobs import EMBED_POSTING, JobBuffer
 from api.models import Embedding, Posting, Suggestion, User
 from api.models.base import utcnow
-from api.models.enums import PipelineState, PostingStatus, Role
+from api.models.enums import PipelineState, PostingStatus
 from api.postings.schemas import PostingCreate, PostingUpdate
 from api.suggestions.service import withdraw_open_suggestions
 from embeddings.text import detect_language
@@ -25,7 +26,7 @@ MATCHED_FIELDS = ("title", "description", "keywords", "s3_area", "trl")
 
 
 def create_posting(session: Session, *, jobs: JobBuffer, author: User, data: PostingCreate) -> Posting:
-    if author.organisation_id is None:
+    if not policy.can_create_posting(author):
         raise Forbidden("Only members of an organisation can publish needs and offers.")
     now = utcnow()
     if data.expires_at is not None and data.expires_at <= now:
@@ -58,22 +59,33 @@ def get_posting(session: Session, posting_id: int) -> Posting:
     return posting
 
 
-def can_read(session: Session, user: User, posting: Posting) -> bool:
-    """Own postings; counterparts of one's suggestions; the clusters a facilitator runs."""
-    if user.role == Role.admin.value or posting.organisation_id == user.organisation_id:
-        return True
-    if user.role == Role.facilitator.value:
-        return posting.s3_area in user.clusters
-    if user.organisation_id is None:
-        return False
-    own = select(Posting.id).where(Posting.organisation_id == user.organisation_id)
-    linked = select(Suggestion.id).where(
-        or_(
-            (Suggestion.need_id == posting.id) & Suggestion.offer_id.in_(own),
-            (Suggestion.offer_id == posting.id) & Suggestion.need_id.in_(own),
+def _reached_via(session: Session, user: User, posting: Posting) -> Suggestion | None:
+    """The suggestion through which this user reaches another organisation's posting, if any.
+
+    The one that reveals the most (introduced first), among the suggestions the user can see.
+    """
+    query = (
+        select(Suggestion)
+        .where(
+            or_(Suggestion.need_id == posting.id, Suggestion.offer_id == posting.id),
+            policy.visible_suggestions_filter(user),
         )
+        .order_by(case((Suggestion.status == policy.IDENTITY_REVEALED, 0), else_=1), Suggestion.id)
+        .limit(1)
     )
-    return session.scalar(linked.limit(1)) is not None
+    return session.scalars(query).unique().first()
+
+
+def readable_posting(session: Session, *, user: User, posting_id: int) -> tuple[Posting, frozenset[str]]:
+    """The posting and the fields this user may not read; 404 when it may not read it at all."""
+    posting = get_posting(session, posting_id)
+    hidden = policy.hidden_posting_fields(user, posting)
+    if hidden is None:
+        hidden = policy.hidden_posting_fields(user, posting, via=_reached_via(session, user, posting))
+    if hidden is None:
+        # 404, not 403: another organisation's postings are not even confirmed to exist.
+        raise NotFound(f"Posting {posting_id} does not exist.")
+    return posting, hidden
 
 
 def open_at_revision(session: Session, posting_id: int, revision: int) -> Posting | None:
@@ -88,16 +100,12 @@ def open_at_revision(session: Session, posting_id: int, revision: int) -> Postin
 
 
 def get_readable_posting(session: Session, *, user: User, posting_id: int) -> Posting:
-    posting = get_posting(session, posting_id)
-    if not can_read(session, user, posting):
-        # 404, not 403: another organisation's postings are not even confirmed to exist.
-        raise NotFound(f"Posting {posting_id} does not exist.")
-    return posting
+    return readable_posting(session, user=user, posting_id=posting_id)[0]
 
 
 def get_own_posting(session: Session, *, user: User, posting_id: int) -> Posting:
     posting = get_readable_posting(session, user=user, posting_id=posting_id)
-    if posting.organisation_id != user.organisation_id:
+    if not policy.can_edit_posting(user, posting):
         raise Forbidden("Only the organisation that published a posting can change it.")
     return posting
 
@@ -112,11 +120,7 @@ def list_postings(
     limit: int = 50,
     offset: int = 0,
 ) -> list[Posting]:
-    query = select(Posting).order_by(Posting.id.desc())
-    if mine or user.role == Role.member.value:
-        query = query.where(Posting.organisation_id == user.organisation_id)
-    elif user.role == Role.facilitator.value:
-        query = query.where(Posting.s3_area.in_(user.clusters))
+    query = select(Posting).where(policy.visible_postings_filter(user, mine=mine)).order_by(Posting.id.desc())
     if kind:
         query = query.where(Posting.kind == kind)
     if status:

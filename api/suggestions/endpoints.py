@@ -7,10 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
+from api.authz import policy
 from api.deps import CurrentUser, UowDep
-from api.models import Suggestion, User
+from api.fields import DbId, DbIdQuery, Offset
+from api.models import Posting, Suggestion, User
 from api.models.enums import SuggestionStatus
-from api.postings.schemas import PostingRead
+from api.postings.schemas import PostingRead, posting_read
 from api.suggestions import service
 from api.suggestions.schemas import (
     SuggestionApproval,
@@ -22,16 +24,24 @@ from api.suggestions.schemas import (
 router = APIRouter(prefix="/suggestions", tags=["suggestions"])
 
 
+def _posting(user: User, posting: Posting, suggestion: Suggestion) -> PostingRead:
+    # The suggestion was checked visible; the policy says what of each side this reader may see.
+    hidden = policy.hidden_posting_fields(user, posting, via=suggestion)
+    return posting_read(
+        posting, policy.IDENTITY_FIELDS | policy.INTERNAL_FIELDS if hidden is None else hidden
+    )
+
+
 def _read(session: Session, user: User, suggestion: Suggestion) -> SuggestionRead:
-    side = service.side_of(user, suggestion)
+    side = policy.side_of(user, suggestion)
     contact = None
-    if side and suggestion.status == SuggestionStatus.introduced.value:
+    if side and policy.can_read_contact(user, suggestion):
         other = suggestion.offer if side == "need" else suggestion.need
         contact = service.contact_of(session, other.organisation)
     return SuggestionRead(
         id=suggestion.id,
-        need=PostingRead.model_validate(suggestion.need),
-        offer=PostingRead.model_validate(suggestion.offer),
+        need=_posting(user, suggestion.need, suggestion),
+        offer=_posting(user, suggestion.offer, suggestion),
         score=suggestion.score,
         score_parts=suggestion.score_parts,
         explanation=suggestion.explanation,
@@ -40,7 +50,7 @@ def _read(session: Session, user: User, suggestion: Suggestion) -> SuggestionRea
         need_interested=suggestion.need_interested,
         offer_interested=suggestion.offer_interested,
         contact=contact,
-        feedback=service.feedback_of(suggestion) if service.is_reviewer(user, suggestion) else None,
+        feedback=service.feedback_of(suggestion) if policy.can_read_feedback(user, suggestion) else None,
         created_at=suggestion.created_at,
         updated_at=suggestion.updated_at,
     )
@@ -50,10 +60,10 @@ def _read(session: Session, user: User, suggestion: Suggestion) -> SuggestionRea
 def list_suggestions(
     user: CurrentUser,
     uow: UowDep,
-    posting_id: int | None = None,
+    posting_id: DbIdQuery | None = None,
     status: SuggestionStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[SuggestionRead]:
     suggestions = service.list_suggestions(
         uow.session,
@@ -67,14 +77,14 @@ def list_suggestions(
 
 
 @router.get("/{suggestion_id}", response_model=SuggestionRead)
-def get_suggestion(suggestion_id: int, user: CurrentUser, uow: UowDep) -> SuggestionRead:
+def get_suggestion(suggestion_id: DbId, user: CurrentUser, uow: UowDep) -> SuggestionRead:
     suggestion = service.get_suggestion(uow.session, user=user, suggestion_id=suggestion_id)
     return _read(uow.session, user, suggestion)
 
 
 @router.post("/{suggestion_id}/response", response_model=SuggestionRead)
 def respond(
-    suggestion_id: int, body: SuggestionResponseRequest, user: CurrentUser, uow: UowDep
+    suggestion_id: DbId, body: SuggestionResponseRequest, user: CurrentUser, uow: UowDep
 ) -> SuggestionRead:
     suggestion = service.respond(
         uow.session,
@@ -88,7 +98,7 @@ def respond(
 
 
 @router.post("/{suggestion_id}/approval", response_model=SuggestionRead)
-def approve(suggestion_id: int, body: SuggestionApproval, user: CurrentUser, uow: UowDep) -> SuggestionRead:
+def approve(suggestion_id: DbId, body: SuggestionApproval, user: CurrentUser, uow: UowDep) -> SuggestionRead:
     """A facilitator lets a suggestion waiting for review go out to both parties."""
     suggestion = service.approve(
         uow.session, jobs=uow.jobs, user=user, suggestion_id=suggestion_id, note=body.note
@@ -97,7 +107,7 @@ def approve(suggestion_id: int, body: SuggestionApproval, user: CurrentUser, uow
 
 
 @router.post("/{suggestion_id}/rejection", response_model=SuggestionRead)
-def reject(suggestion_id: int, body: SuggestionRejection, user: CurrentUser, uow: UowDep) -> SuggestionRead:
+def reject(suggestion_id: DbId, body: SuggestionRejection, user: CurrentUser, uow: UowDep) -> SuggestionRead:
     """A facilitator rejects a suggested pair, with the reason; it is never suggested again."""
     suggestion = service.reject(
         uow.session, jobs=uow.jobs, user=user, suggestion_id=suggestion_id, reason=body.reason

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from api.fields import CleanLongText, RequestBody
 from api.postings.schemas import PostingRead
 
 
@@ -31,14 +32,16 @@ class SuggestionRead(BaseModel):
     updated_at: datetime
 
 
-class SuggestionApproval(BaseModel):
-    note: str | None = Field(None, max_length=2000, description="Kept for the facilitators")
+class SuggestionApproval(RequestBody):
+    note: CleanLongText | None = Field(None, max_length=2000, description="Kept for the facilitators")
 
 
-class SuggestionRejection(BaseModel):
-    reason: str = Field(min_length=3, max_length=2000, description="Why this pair is not a good match")
+class SuggestionRejection(RequestBody):
+    reason: CleanLongText = Field(
+        min_length=3, max_length=2000, description="Why this pair is not a good match"
+    )
 
 
-class SuggestionResponseRequest(BaseModel):
+class SuggestionResponseRequest(RequestBody):
     interested: bool
-    reason: str | None = Field(None, max_length=2000)
+    reason: CleanLongText | None = Field(None, max_length=2000)

@@ -6,35 +6,26 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
+from api.audit import service as audit
+from api.authz import policy
 from api.errors import Forbidden, InvalidInput, NotFound
-from api.jobs import DISPATCH_NOTIFICATIONS, JobBuffer
+from api.jobs import JobBuffer
 from api.models import Organisation, Posting, Suggestion, User
 from api.models.base import utcnow
-from api.models.enums import NotificationKind, Role, SuggestionStatus
-from api.notifications.service import notify_organisation, notify_users
+from api.models.enums import NotificationKind, SuggestionStatus
+from api.notifications.service import dispatch, notify_organisation, notify_users
 
-OPEN_STATUSES = (SuggestionStatus.pending_review.value, SuggestionStatus.delivered.value)
-# What the parties never see: suggestions a facilitator has not approved, or rejected.
-HIDDEN_FROM_PARTIES = (SuggestionStatus.pending_review.value, SuggestionStatus.rejected.value)
+OPEN_STATUSES = (
+    SuggestionStatus.pending_review.value,
+    SuggestionStatus.waiting.value,
+    SuggestionStatus.delivered.value,
+)
 
 
 def _visible_query(user: User) -> Select[tuple[Suggestion]]:
-    need, offer = aliased(Posting), aliased(Posting)
-    query = (
-        select(Suggestion)
-        .join(need, Suggestion.need_id == need.id)
-        .join(offer, Suggestion.offer_id == offer.id)
-    )
-    if user.role == Role.admin.value:
-        return query
-    if user.role == Role.facilitator.value:
-        return query.where(or_(need.s3_area.in_(user.clusters), offer.s3_area.in_(user.clusters)))
-    return query.where(
-        or_(need.organisation_id == user.organisation_id, offer.organisation_id == user.organisation_id),
-        Suggestion.status.not_in(HIDDEN_FROM_PARTIES),
-    )
+    return select(Suggestion).where(policy.visible_suggestions_filter(user))
 
 
 def list_suggestions(
@@ -60,16 +51,6 @@ def get_suggestion(session: Session, *, user: User, suggestion_id: int) -> Sugge
     if suggestion is None:
         raise NotFound(f"Suggestion {suggestion_id} does not exist.")
     return suggestion
-
-
-def side_of(user: User, suggestion: Suggestion) -> str | None:
-    if user.organisation_id is None:
-        return None
-    if suggestion.need.organisation_id == user.organisation_id:
-        return "need"
-    if suggestion.offer.organisation_id == user.organisation_id:
-        return "offer"
-    return None
 
 
 def contact_of(session: Session, organisation: Organisation) -> dict[str, Any]:
@@ -105,8 +86,8 @@ def respond(
     reason: str | None,
 ) -> Suggestion:
     suggestion = get_suggestion(session, user=user, suggestion_id=suggestion_id)
-    side = side_of(user, suggestion)
-    if side is None:
+    side = policy.side_of(user, suggestion)
+    if side is None or not policy.can_answer_suggestion(user, suggestion):
         raise Forbidden("Only the two organisations of a suggestion can answer it.")
     if suggestion.status not in (SuggestionStatus.delivered.value, SuggestionStatus.introduced.value):
         raise InvalidInput(f"Suggestion {suggestion_id} is {suggestion.status}: it takes no answer.")
@@ -146,16 +127,11 @@ def _introduce(session: Session, *, jobs: JobBuffer, suggestion: Suggestion) -> 
     _dispatch(session, jobs, created)
 
 
-def is_reviewer(user: User, suggestion: Suggestion) -> bool:
-    """Admins, and facilitators of the need's or the offer's cluster."""
-    if user.role == Role.admin.value:
-        return True
-    areas = {suggestion.need.s3_area, suggestion.offer.s3_area}
-    return user.role == Role.facilitator.value and bool(areas & set(user.clusters or []))
-
-
 def announce(session: Session, suggestion: Suggestion) -> list:
-    """Tell whoever acts next: both parties when it is delivered, the facilitators when it waits."""
+    """Tell whoever acts next: both parties when it is delivered, the facilitators when it waits
+    for review; nobody while it waits for a party's budget (it is announced when released)."""
+    if suggestion.status == SuggestionStatus.waiting.value:
+        return []
     if suggestion.status == SuggestionStatus.pending_review.value:
         return notify_users(
             session,
@@ -186,10 +162,9 @@ def _revisions(suggestion: Suggestion) -> str:
 
 
 def reviewers_of(session: Session, suggestion: Suggestion) -> list[User]:
-    """The facilitators of the need's and of the offer's cluster."""
-    areas = {suggestion.need.s3_area, suggestion.offer.s3_area}
-    facilitators = session.scalars(select(User).where(User.role == Role.facilitator.value).order_by(User.id))
-    return [user for user in facilitators if areas & set(user.clusters or [])]
+    """The facilitators of the need's and of the offer's cluster, except those of its organisations."""
+    facilitators = session.scalars(select(User).where(policy.facilitators_filter()).order_by(User.id))
+    return policy.reviewers_among(facilitators, suggestion)
 
 
 def approve(
@@ -199,6 +174,7 @@ def approve(
     suggestion = _reviewable(session, user, suggestion_id, allowed=(SuggestionStatus.pending_review.value,))
     suggestion.status = SuggestionStatus.delivered.value
     _record_review(suggestion, user, note)
+    _audit_review(session, user, suggestion, audit.AuditAction.suggestion_approve, "pending_review")
     _dispatch(session, jobs, announce(session, suggestion))
     return suggestion
 
@@ -207,8 +183,10 @@ def reject(session: Session, *, jobs: JobBuffer, user: User, suggestion_id: int,
     """A facilitator judges the pair a bad match: hidden from the parties, never suggested again."""
     suggestion = _reviewable(session, user, suggestion_id, allowed=OPEN_STATUSES)
     was_delivered = suggestion.status == SuggestionStatus.delivered.value
+    previous = suggestion.status
     suggestion.status = SuggestionStatus.rejected.value
     _record_review(suggestion, user, reason)
+    _audit_review(session, user, suggestion, audit.AuditAction.suggestion_reject, previous)
     if was_delivered:
         # The parties learn the suggestion is gone, not the facilitator's internal reason.
         created = _notify_sides(
@@ -222,14 +200,34 @@ def reject(session: Session, *, jobs: JobBuffer, user: User, suggestion_id: int,
     return suggestion
 
 
+def _audit_review(
+    session: Session, user: User, suggestion: Suggestion, action: audit.AuditAction, previous: str
+) -> None:
+    audit.record(
+        session,
+        actor=user,
+        action=action,
+        object_type="suggestion",
+        object_id=suggestion.id,
+        details={
+            "need_id": suggestion.need_id,
+            "offer_id": suggestion.offer_id,
+            "from_status": previous,
+            "note": suggestion.review_reason,
+        },
+    )
+
+
 def _reviewable(session: Session, user: User, suggestion_id: int, *, allowed: tuple[str, ...]) -> Suggestion:
-    if user.role in (Role.facilitator.value, Role.admin.value):
-        suggestion = session.get(Suggestion, suggestion_id)
-        if suggestion is None:
-            raise NotFound(f"Suggestion {suggestion_id} does not exist.")
-    else:  # members: what they cannot see does not exist for them
-        suggestion = get_suggestion(session, user=user, suggestion_id=suggestion_id)
-    if not is_reviewer(user, suggestion):
+    suggestion = session.get(Suggestion, suggestion_id)
+    # Members: what they cannot see does not exist for them. Facilitators learn why they may not act.
+    if suggestion is None or not (policy.can_use_desk(user) or policy.can_see_suggestion(user, suggestion)):
+        raise NotFound(f"Suggestion {suggestion_id} does not exist.")
+    if policy.conflict_of_interest(user, suggestion):
+        raise Forbidden(
+            f"Suggestion {suggestion_id} involves your own organisation: another facilitator must review it."
+        )
+    if not policy.can_review_suggestion(user, suggestion):
         raise Forbidden("Only a facilitator of the pair's clusters can review a suggestion.")
     if suggestion.status not in allowed:
         raise InvalidInput(
@@ -274,7 +272,7 @@ def withdraw_open_suggestions(session: Session, *, jobs: JobBuffer, posting: Pos
 
 def withdraw(session: Session, *, suggestion: Suggestion, notify: Iterable[Posting]) -> list:
     """Withdraw an open suggestion; the organisations of `notify` are told, if they ever saw it."""
-    was_seen = suggestion.status != SuggestionStatus.pending_review.value
+    was_seen = suggestion.delivered_at is not None
     suggestion.status = SuggestionStatus.withdrawn.value
     if not was_seen:
         return []
@@ -292,6 +290,4 @@ def _other(suggestion: Suggestion, posting: Posting) -> Posting:
 
 
 def _dispatch(session: Session, jobs: JobBuffer, notifications: list) -> None:
-    if notifications:
-        session.flush()
-        jobs.enqueue(DISPATCH_NOTIFICATIONS, [n.id for n in notifications])
+    dispatch(session, jobs, notifications)

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from api.authz import policy
 from api.deps import ResourcesDep, UowDep
-from api.models.enums import EmailFrequency, OrganisationType, PostingKind, SuggestionStatus
+from api.models.enums import EmailFrequency, OrganisationType, PostingKind
 from api.organisations.schemas import OrganisationCreate
 from api.organisations.service import update_organisation
 from api.postings.schemas import PostingCreate
@@ -87,11 +88,17 @@ def suggestion_page(
     suggestion_id: int, request: Request, resources: ResourcesDep, uow: UowDep, user: WebUser
 ) -> HTMLResponse:
     suggestion = suggestions.get_suggestion(uow.session, user=user, suggestion_id=suggestion_id)
-    side = suggestions.side_of(user, suggestion)
+    side = policy.side_of(user, suggestion)
     contact = None
-    if side and suggestion.status == SuggestionStatus.introduced.value:
+    if side and policy.can_read_contact(user, suggestion):
         other = suggestion.offer if side == "need" else suggestion.need
         contact = suggestions.contact_of(uow.session, other.organisation)
+    # What of each side this reader may see (the API's GET /suggestions/{id} hides the same).
+    hidden = {
+        p.id: policy.hidden_posting_fields(user, p, via=suggestion)
+        for p in (suggestion.need, suggestion.offer)
+    }
+    hidden = {key: policy.IDENTITY_FIELDS if value is None else value for key, value in hidden.items()}
     return render(
         request,
         resources,
@@ -99,6 +106,7 @@ def suggestion_page(
         user=user,
         s=suggestion,
         side=side,
+        hidden=hidden,
         contact=contact,
         my_answer=getattr(suggestion, f"{side}_interested") if side else None,
     )

@@ -1,8 +1,10 @@
 // Live parts of the pages: the notification bell (server-sent events) and posting states.
 (function () {
   const body = document.body;
-  const token = body.dataset.streamToken;
-  if (!token) return;
+  if (!("live" in body.dataset)) return;
+  // Same-origin calls carry the HttpOnly session cookie; no session secret is in the page or a URL.
+  // Changes also send the page's CSRF token, as forms do.
+  const csrf = { "X-CSRF-Token": body.dataset.csrf };
 
   const count = document.getElementById("bell-count");
   const list = document.getElementById("bell-list");
@@ -32,18 +34,18 @@
     if (!e.target.open) return;
     shown.filter((n) => !n.read_at).forEach((n) => {
       n.read_at = "now";
-      fetch("/api/v1/notifications/" + n.id + "/read", { method: "POST", headers: { Authorization: "Bearer " + token } });
+      fetch("/api/v1/notifications/" + n.id + "/read", { method: "POST", headers: csrf, credentials: "same-origin" });
     });
     unread = 0;
     count.textContent = "0";
     count.setAttribute("data-zero", "");
   });
 
-  fetch("/api/v1/notifications?limit=20", { headers: { Authorization: "Bearer " + token } })
+  fetch("/api/v1/notifications?limit=20", { credentials: "same-origin" })
     .then((r) => (r.ok ? r.json() : []))
     .then((items) => {
       items.reverse().forEach(show);
-      const stream = new EventSource("/api/v1/notifications/stream?access_token=" + encodeURIComponent(token));
+      const stream = new EventSource("/api/v1/notifications/stream");
       const seen = new Set(items.map((n) => n.id));
       stream.addEventListener("notification", (message) => {
         const event = JSON.parse(message.data);
@@ -57,7 +59,7 @@
   document.querySelectorAll("[data-posting]").forEach((card) => {
     if (card.dataset.state === "matched" || card.dataset.state === "failed") return;
     const timer = setInterval(() => {
-      fetch("/api/v1/postings/" + card.dataset.posting, { headers: { Authorization: "Bearer " + token } })
+      fetch("/api/v1/postings/" + card.dataset.posting, { credentials: "same-origin" })
         .then((r) => r.json())
         .then((posting) => {
           card.dataset.state = posting.pipeline_state;
@@ -91,3 +93,16 @@
     else return;
   });
 })();
+
+// Password reset: the link's secret comes in its #fragment (never sent to a server nor logged);
+// move it into the form and out of the address bar.
+(function () {
+  const form = document.getElementById("reset-form");
+  if (!form || !location.hash) return;
+  form.querySelector("input[name=token]").value = decodeURIComponent(location.hash.slice(1));
+  history.replaceState(null, "", location.pathname);
+})();
+
+// Dashboard bars: their length comes as data-width (percent), since the page's CSP allows no
+// inline style attribute; styles set from a same-origin script are allowed.
+document.querySelectorAll(".bar[data-width]").forEach((bar) => { bar.style.width = bar.dataset.width + "%"; });

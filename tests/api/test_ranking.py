@@ -1,6 +1,6 @@
-"""The delivery rule: threshold, mutual top-k and margin, on hand-made rankings."""
+"""The delivery rule, judged from the need's side: threshold, top-k and margin, on hand-made rankings."""
 
-from api.matching.ranking import Candidate, deliverable
+from api.matching.ranking import Candidate, clearly_fitting, deliverable
 from embeddings.scoring import FEATURES, Calibration
 
 RULE = Calibration(weights=(0.0,) * len(FEATURES), bias=0.0, threshold=0.3, top_k=2, margin=0.2)
@@ -10,25 +10,50 @@ def ranking(*pairs: tuple[int, float]) -> list[Candidate]:
     return [Candidate(i, s, {}) for i, s in pairs]
 
 
-def test_delivers_mutual_best_partners_above_the_threshold():
+def ids(candidates: list[Candidate]) -> list[int]:
+    return [c.posting_id for c in candidates]
+
+
+def test_a_need_hears_of_its_clearly_best_offers_above_the_threshold():
     mine = ranking((10, 0.9), (11, 0.8), (12, 0.75))
-    others = {10: ranking((1, 0.9)), 11: ranking((1, 0.8)), 12: ranking((1, 0.75))}
-    chosen = deliverable(1, mine, RULE, others.__getitem__)
     # 12 is out of the top 2; 10 and 11 are within the margin of the best.
-    assert [c.posting_id for c in chosen] == [10, 11]
+    assert ids(deliverable(1, "need", mine, RULE, {}.__getitem__)) == [10, 11]
 
 
-def test_a_partner_that_has_much_better_matches_is_not_flooded():
-    mine = ranking((10, 0.6))
-    popular = ranking((2, 0.95), (3, 0.9), (1, 0.6))
-    assert deliverable(1, mine, RULE, {10: popular}.__getitem__) == []
-    within_margin = ranking((2, 0.7), (1, 0.6))
-    assert [c.posting_id for c in deliverable(1, mine, RULE, {10: within_margin}.__getitem__)] == [10]
+def test_weak_offers_far_below_the_best_or_under_the_threshold_are_dropped():
+    assert ids(clearly_fitting(ranking((10, 0.9), (11, 0.5)), RULE)) == [10]
+    assert clearly_fitting(ranking((10, 0.2)), RULE) == []
+    assert clearly_fitting([], RULE) == []
 
 
-def test_weak_candidates_far_below_the_best_or_under_the_threshold_are_dropped():
-    mine = ranking((10, 0.9), (11, 0.5))
-    others = {10: ranking((1, 0.9)), 11: ranking((1, 0.5))}
-    assert [c.posting_id for c in deliverable(1, mine, RULE, others.__getitem__)] == [10]
-    assert deliverable(1, ranking((10, 0.2)), RULE, {10: ranking((1, 0.2))}.__getitem__) == []
-    assert deliverable(1, [], RULE, {}.__getitem__) == []
+def test_a_popular_offer_reaches_every_need_it_clearly_fits():
+    # Six needs, each with this offer (1) as its best: a mutual top-2 rule would keep only two.
+    needs = {n: ranking((1, 0.9 - n / 100)) for n in range(10, 16)}
+    mine = ranking(*((n, 0.9 - n / 100) for n in needs))
+    assert ids(deliverable(1, "offer", mine, RULE, needs.__getitem__)) == list(needs)
+
+
+def test_an_offer_is_not_suggested_to_a_need_that_has_much_better_offers():
+    mine = ranking((10, 0.6), (11, 0.6))
+    needs = {10: ranking((2, 0.95), (1, 0.6)), 11: ranking((2, 0.7), (1, 0.6))}
+    # Need 10's best is 0.95: 0.6 is beyond the margin. Need 11's best is within it.
+    assert ids(deliverable(1, "offer", mine, RULE, needs.__getitem__)) == [11]
+
+
+def test_the_same_pairs_whichever_side_is_matched():
+    offers_of = {1: ranking((10, 0.8), (11, 0.7), (12, 0.4)), 2: ranking((11, 0.75), (10, 0.3))}
+    needs_of = {
+        10: ranking((1, 0.8), (2, 0.3)),
+        11: ranking((2, 0.75), (1, 0.7)),
+        12: ranking((1, 0.4)),
+    }
+    rankings = {**offers_of, **needs_of}
+    from_needs = {
+        (n, c.posting_id) for n in needs_of for c in deliverable(n, "need", needs_of[n], RULE, {}.get)
+    }
+    from_offers = {
+        (c.posting_id, o)
+        for o in offers_of
+        for c in deliverable(o, "offer", offers_of[o], RULE, rankings.__getitem__)
+    }
+    assert from_needs == from_offers == {(10, 1), (11, 2), (11, 1), (12, 1)}

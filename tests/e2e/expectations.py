@@ -59,7 +59,9 @@ def pairs_found_and_expected(
 
     expected = set()
     for posting_id in ids:
-        for chosen in deliverable(posting_id, ranking_of(posting_id), policy.calibration, ranking_of):
+        for chosen in deliverable(
+            posting_id, replica.facts[posting_id].kind, ranking_of(posting_id), policy.calibration, ranking_of
+        ):
             pair = (posting_id, chosen.posting_id)
             expected.add(pair if replica.facts[posting_id].kind == "need" else pair[::-1])
     return found, expected

@@ -44,6 +44,8 @@ class Stack:
             "CLUSTERMATCH_WORKER_HEARTBEAT_TIMEOUT_MS": "3000",
             # These runs follow suggestions to the parties; review is tested at the API level.
             "CLUSTERMATCH_REVIEW_AUTO_DELIVER_ABOVE": "0",
+            # Many organisations register from 127.0.0.1; limits are tested in tests/api/test_sessions.py.
+            "CLUSTERMATCH_RATE_LIMIT_ENABLED": "false",
             **{f"CLUSTERMATCH_{k.upper()}": str(v) for k, v in overrides.items()},
         }
         self.settings = Settings(

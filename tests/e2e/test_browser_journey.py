@@ -8,6 +8,7 @@ test-artifacts/browser-journey/.
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -182,3 +183,14 @@ def test_company_lab_and_facilitator_walk_the_whole_journey(web_stack: Stack, br
     company.reload()
     expect(company.locator("#contact")).to_contain_text("lab@visione.example.it")
     shot(company, "8-company-sees-lab-contact")
+
+    # The bell, the live stream and the state polling used the HttpOnly cookie: no session
+    # token in any page nor in any log line of the API and the workers.
+    tokens = [c["value"] for ctx in browser_contexts for c in ctx.cookies() if c["name"] == "cm_session"]
+    assert len(tokens) == 3
+    pages = [page.content() for page in (company, lab, facilitator)]
+    logs = "\n".join(path.read_text(errors="replace") for path in web_stack.data_dir.glob("*.log"))
+    assert re.search(r'GET /api/v1/notifications/stream HTTP/1\.1\\?" 200', logs)
+    assert re.search(r'POST /api/v1/notifications/\d+/read HTTP/1\.1\\?" 200', logs)  # cookie + CSRF header
+    for token in tokens:
+        assert not any(token in html for html in pages) and token not in logs

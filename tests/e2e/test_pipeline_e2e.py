@@ -19,7 +19,7 @@ from tests.e2e.expectations import (
 )
 from tests.e2e.stack import EventStream
 from tests.helpers import register, wait_for
-from tests.samples import VISION_NEED, VISION_OFFER, WINE_OFFER
+from tests.samples import VIBRATION_NEEDS, VIBRATION_OFFER, VISION_NEED, VISION_OFFER, WINE_OFFER
 
 pytestmark = pytest.mark.e2e
 
@@ -78,6 +78,31 @@ def test_a_need_and_a_matching_offer_meet_on_the_live_stream_and_get_introduced(
         finally:
             company_stream.close()
             lab_stream.close()
+
+
+def test_every_company_with_the_same_problem_hears_of_the_one_lab_that_solves_it(stack):
+    """A popular lab: one offer, then eight companies posting its problem in their own words,
+    one after the other. Each hears of the lab (budgets permitting), not only the first two."""
+    with stack.client() as client:
+        lab = register(client, org_type="research_lab")
+        offer = client.post("/api/v1/postings", json=VIBRATION_OFFER, headers=lab["headers"]).json()
+        assert wait_matched(client, offer, lab["headers"]) == "matched"
+        companies = []
+        for title, description, keywords in VIBRATION_NEEDS:
+            company = register(client, org_type="company")
+            body = {"kind": "need", "title": title, "description": description, "keywords": keywords}
+            body["s3_area"] = "mechatronics_automotive"
+            need = client.post("/api/v1/postings", json=body, headers=company["headers"]).json()
+            assert wait_matched(client, need, company["headers"]) == "matched"
+            companies.append((company, need))
+        for company, need in companies:
+            listed = client.get(f"/api/v1/suggestions?posting_id={need['id']}", headers=company["headers"])
+            offers = [s["offer"]["id"] for s in listed.json()]
+            assert offer["id"] in offers, f"{need['title']!r} did not hear of the lab"
+        told = client.get("/api/v1/suggestions?limit=50", headers=lab["headers"]).json()
+        assert {s["need"]["id"] for s in told if s["offer"]["id"] == offer["id"]} == {
+            need["id"] for _, need in companies
+        }
 
 
 def test_an_unrelated_pair_gets_no_suggestion(stack):

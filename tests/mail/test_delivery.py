@@ -1,95 +1,68 @@
-"""Who is mailed about what: decisions, at-most-once claims, the daily cap and the digest."""
+"""Who is mailed about what: decisions, at-most-once sends, the daily cap and the digest."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
 
-from api.db import sessions_for, unit_of_work
-from api.mail.service import plan_digests, plan_instant
-from api.models import Notification, User
+from api.models import User
 from api.models.base import utcnow
-from api.notifications.service import notify_users
-from tests import factories
-
-
-def setup(settings, frequency: str = "instant", count: int = 1, suggestion_ids=None):  # type: ignore[no-untyped-def]
-    sessions = sessions_for(settings.resolved_database_url)
-    with unit_of_work(sessions) as session:
-        user = factories.member(session)
-        user.email_frequency = frequency
-        ids = []
-        for n in range(count):
-            sid = suggestion_ids[n] if suggestion_ids else n + 1
-            [notification] = notify_users(
-                session,
-                [user],
-                kind="suggestion.new",
-                payload={"suggestion_id": sid},
-                dedupe_key=f"suggestion:{sid}:new:{n}",
-            )
-            session.flush()
-            ids.append(notification.id)
-        user_id = user.id
-    return sessions, user_id, ids
-
-
-def plan(sessions, ids, cap=20, now=None):  # type: ignore[no-untyped-def]
-    with unit_of_work(sessions) as session:
-        return plan_instant(session, ids, cap=cap, base_url="http://x", now=now or utcnow())
-
-
-def statuses(sessions, ids):  # type: ignore[no-untyped-def]
-    with sessions() as session:
-        return [session.get(Notification, i).email_status for i in ids]
+from tests.notifications.helpers import MAIL, Mailer
 
 
 def test_an_instant_user_is_mailed_once_even_when_the_job_runs_twice(settings):
-    sessions, _, ids = setup(settings)
-    assert len(plan(sessions, ids)) == 1
-    assert plan(sessions, ids) == []
-    assert statuses(sessions, ids) == ["sent"]
+    mailer = Mailer(settings)
+    delivery = mailer.notify(mailer.user(), suggestion_id=1)
+    assert mailer.deliver(delivery) == "sent"
+    assert mailer.deliver(delivery) == "none"
+    assert mailer.statuses([delivery]) == ["sent"]
+    [mail] = mailer.mails()
+    assert mail["Message-ID"] == f"<cm-delivery-{delivery}@example.it>"
 
 
 def test_the_same_event_of_one_suggestion_is_never_mailed_twice(settings):
-    sessions, _, ids = setup(settings, count=2, suggestion_ids=[5, 5])
-    assert [e.notification_ids for e in plan(sessions, ids)] == [(ids[0],)]
-    assert statuses(sessions, ids) == ["sent", "skipped"]
+    mailer = Mailer(settings)
+    user = mailer.user()
+    ids = [mailer.notify(user, suggestion_id=5, tag=tag) for tag in ("1.1", "2.1")]
+    assert [mailer.deliver(i) for i in ids] == ["sent", "skipped"]
+    assert mailer.statuses(ids) == ["sent", "skipped"]
+    assert len(mailer.mails()) == 1
 
 
-def test_off_users_get_nothing_and_the_daily_cap_holds(settings):
-    sessions, _, ids = setup(settings, frequency="off")
-    assert plan(sessions, ids) == [] and statuses(sessions, ids) == ["skipped"]
-    sessions, _, ids = setup(settings, count=4)
-    assert len(plan(sessions, ids, cap=3)) == 3
-    assert statuses(sessions, ids) == ["sent", "sent", "sent", "skipped"]
+def test_off_users_get_nothing_and_the_daily_cap_defers_the_rest_to_a_digest(settings):
+    mailer = Mailer(settings, mail=replace(MAIL, daily_cap=3))
+    [off] = [mailer.notify(mailer.user("off"), suggestion_id=1)]
+    assert mailer.deliver(off) == "skipped" and mailer.mails() == []
+    user = mailer.user()
+    now = utcnow()
+    ids = [mailer.notify(user, suggestion_id=n) for n in range(1, 5)]
+    assert [mailer.deliver(i, now=now) for i in ids] == ["sent", "sent", "sent", "deferred"]
+    assert len(mailer.mails()) == 3
+    # Nothing dropped: the fourth waits until the oldest of today's mails is a day old.
+    [waiting] = mailer.rows(ids[3:])
+    assert waiting.next_attempt_at >= now + timedelta(days=1) - timedelta(seconds=5)
+    assert mailer.digest(user, now=now + timedelta(hours=1)) == 0
+    assert mailer.digest(user, now=now + timedelta(days=1, minutes=1)) == 1
+    assert mailer.statuses(ids) == ["sent"] * 4
+    assert "Need 4" in mailer.mails()[-1].get_body().get_content()
 
 
 def test_daily_users_get_one_digest_a_day(settings):
-    sessions, user_id, ids = setup(settings, frequency="daily", count=3)
-    assert plan(sessions, ids) == [] and statuses(sessions, ids) == ["queued"] * 3
+    mailer = Mailer(settings)
+    user = mailer.user("daily")
     now = utcnow()
-    with unit_of_work(sessions) as session:
-        [digest] = plan_digests(session, base_url="http://x", now=now)
-    assert digest.notification_ids == tuple(ids) and "3" in digest.subject
-    with unit_of_work(sessions) as session:
-        assert plan_digests(session, base_url="http://x", now=now + timedelta(hours=1)) == []
-    with unit_of_work(sessions) as session:
-        user = session.get(User, user_id)
-        [later] = notify_users(
-            session,
-            [user],
-            kind="suggestion.new",
-            payload={"suggestion_id": 9},
-            dedupe_key="suggestion:9:new:1",
-        )
-        session.flush()
-        later_id = later.id
-    plan(sessions, [later_id])
-    with unit_of_work(sessions) as session:
-        assert plan_digests(session, base_url="http://x", now=now + timedelta(hours=2)) == []  # not a day yet
-        [next_day] = plan_digests(session, base_url="http://x", now=now + timedelta(days=1))
-    assert next_day.notification_ids == (later_id,)
-    with sessions() as session:
-        assert session.scalar(select(User.last_digest_at).where(User.id == user_id)) is not None
+    ids = [mailer.notify(user, suggestion_id=n) for n in range(1, 4)]
+    assert [mailer.deliver(i, now=now) for i in ids] == ["deferred"] * 3 and mailer.mails() == []
+    assert mailer.digest(user, now=now) == 3
+    [digest] = mailer.mails()
+    assert "3" in digest["Subject"] and mailer.statuses(ids) == ["sent"] * 3
+    assert mailer.digest(user, now=now + timedelta(hours=1)) == 0
+    later = mailer.notify(user, suggestion_id=9)
+    assert mailer.deliver(later, now=now + timedelta(hours=1)) == "deferred"
+    assert mailer.digest(user, now=now + timedelta(hours=2)) == 0  # not a day yet
+    assert mailer.digest(user, now=now + timedelta(days=1)) == 1
+    assert len(mailer.mails()) == 2 and mailer.statuses([later]) == ["sent"]
+    with mailer.sessions() as session:
+        assert session.scalar(select(User.last_digest_at).where(User.id == user)) is not None

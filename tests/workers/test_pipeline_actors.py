@@ -12,9 +12,9 @@ from sqlalchemy import func, select, update
 from api.auth.service import create_user
 from api.clusters.service import set_policy
 from api.db import unit_of_work
-from api.jobs import DISPATCH_NOTIFICATIONS, EMBED_POSTING, MATCH_POSTING, JobBuffer
+from api.jobs import DELIVER_NOTIFICATION, EMBED_POSTING, MATCH_POSTING, JobBuffer
 from api.mail.transport import SmtpTransport
-from api.models import Embedding, Notification, Posting, Suggestion, User
+from api.models import Delivery, Embedding, Notification, Posting, Suggestion, User
 from api.models.base import utcnow
 from api.models.enums import Role
 from api.pipeline.service import ReconcilePolicy, reconcile
@@ -133,6 +133,9 @@ def test_under_review_a_new_suggestion_waits_for_the_facilitators_not_the_partie
         assert suggestion.status == "pending_review"
         notified = session.scalars(select(Notification)).all()
         assert [(n.kind, n.recipient_id) for n in notified] == [("suggestion.review", facilitator.id)]
+        # Live at once; the e-mail waits to be grouped with the other reviews of the window.
+        channels = {d.channel: d.status for d in session.scalars(select(Delivery))}
+        assert channels == {"live": "sent", "email": "deferred"}
     with unit_of_work(pipeline.sessions) as session:
         approve(
             session, jobs=jobs, user=session.get(User, facilitator.id), suggestion_id=suggestion.id, note=None
@@ -259,13 +262,16 @@ def test_both_parties_receive_the_new_suggestion_by_smtp_once(pipeline):
         wait_for(lambda: len(received) >= 2, timeout=30, what="two e-mails")
         with pipeline.sessions() as session:
             emails = set(session.scalars(select(User.email).where(User.organisation_id.is_not(None))))
-            ids = list(session.scalars(select(Notification.id)))
+            ids = list(session.scalars(select(Delivery.id)))
         assert {m["To"] for m in received} == emails
         assert all(m["Subject"].startswith("Nuovo abbinamento proposto") for m in received)
+        assert len(ids) == 4  # one live and one e-mail delivery per notification
         jobs = JobBuffer()
-        jobs.enqueue(DISPATCH_NOTIFICATIONS, ids)  # a redelivered dispatch mails nothing more
+        for delivery_id in ids:  # redelivered messages mail nothing more
+            jobs.enqueue(DELIVER_NOTIFICATION, delivery_id)
         pipeline.send(jobs)
         pipeline.drain()
         assert len(received) == 2
+        assert count(pipeline, Delivery, Delivery.status == "sent") == 4
     finally:
         server.stop()

@@ -1,0 +1,1 @@
+"""The audit log: facilitator decisions, role changes, policy changes, exports and deletions."""

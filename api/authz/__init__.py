@@ -1,0 +1,1 @@
+"""Authorization: every "may this principal do this to that object" question, in `policy`."""

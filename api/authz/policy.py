@@ -1,0 +1,283 @@
+"""Who may do what to which object: the one place where roles and visibility are decided.
+
+Pure functions over (principal, object), plus the SQL filters that give lists the same answer
+as reads, so a list can never show what a read would refuse. Routes and services call these and
+only translate a refusal into 404 (the object is not even confirmed to exist) or 403 (visible,
+but not theirs to change).
+
+Principals are users: members of an organisation, facilitators (reviewers of some clusters, who
+may also belong to an organisation) and admins (reviewers of every cluster).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import ColumnElement, and_, false, or_, select, true
+
+from api.models import Posting, Suggestion, User
+from api.models.enums import Role, S3Area, SuggestionStatus
+
+ALL_AREAS = frozenset(area.value for area in S3Area)
+
+# What the parties may see: what reached them (a facilitator's approval or the cluster's policy)
+# and the answers given since. Never a pair waiting for review or rejected by a facilitator.
+SEEN_BY_PARTIES = frozenset(
+    {SuggestionStatus.delivered.value, SuggestionStatus.introduced.value, SuggestionStatus.declined.value}
+)
+# Profiles stay anonymous, as in the EEN, until both sides said they are interested.
+IDENTITY_REVEALED = SuggestionStatus.introduced.value
+# A counterpart reads the other side's need or offer, not who wrote it nor the pipeline's errors.
+IDENTITY_FIELDS = frozenset({"organisation.id", "organisation.name", "organisation.city"})
+INTERNAL_FIELDS = frozenset({"pipeline_error"})
+NOTHING_HIDDEN: frozenset[str] = frozenset()
+
+
+# --- principals -----------------------------------------------------------------------------
+
+
+def is_admin(user: User | None) -> bool:
+    return user is not None and user.role == Role.admin.value
+
+
+def is_facilitator(user: User | None) -> bool:
+    return user is not None and user.role == Role.facilitator.value
+
+
+def reviewer_areas(user: User | None) -> frozenset[str]:
+    """The clusters whose suggestions this user reviews (every cluster for an admin)."""
+    if is_admin(user):
+        return ALL_AREAS
+    if is_facilitator(user):
+        return frozenset(user.clusters or [])  # type: ignore[union-attr]
+    return frozenset()
+
+
+def belongs_to(user: User | None, organisation_id: int | None) -> bool:
+    return user is not None and user.organisation_id is not None and user.organisation_id == organisation_id
+
+
+def home_of(user: User) -> str:
+    """Where a signed-in user lands: reviewers on the desk, members in their area."""
+    return "/desk" if can_use_desk(user) else "/app"
+
+
+# --- postings -------------------------------------------------------------------------------
+
+
+def can_create_posting(user: User) -> bool:
+    """Needs and offers are published in an organisation's name."""
+    return user.organisation_id is not None
+
+
+def can_edit_posting(user: User, posting: Posting) -> bool:
+    """Only the publishing organisation edits or closes (whatever its member's role)."""
+    return belongs_to(user, posting.organisation_id)
+
+
+def hidden_posting_fields(
+    user: User, posting: Posting, via: Suggestion | None = None
+) -> frozenset[str] | None:
+    """The fields of `posting` this user may not read; None when it may not read the posting at all.
+
+    `via` is the suggestion through which the posting is reached, if any: a member reads another
+    organisation's posting only as the counterpart of a suggestion it can see.
+    """
+    if belongs_to(user, posting.organisation_id) or posting.s3_area in reviewer_areas(user):
+        return NOTHING_HIDDEN
+    if via is None or posting.id not in (via.need_id, via.offer_id):
+        return None
+    if is_reviewer_of(user, via):
+        return NOTHING_HIDDEN  # a cross-cluster pair: the other cluster's posting comes with it
+    side = side_of(user, via)
+    if side is None or not party_can_see(via) or posting.id == _own_posting_id(via, side):
+        return None
+    if via.status == IDENTITY_REVEALED:
+        return INTERNAL_FIELDS
+    return IDENTITY_FIELDS | INTERNAL_FIELDS
+
+
+def can_read_posting(user: User, posting: Posting, via: Suggestion | None = None) -> bool:
+    return hidden_posting_fields(user, posting, via) is not None
+
+
+def visible_postings_filter(user: User, *, mine: bool = False) -> ColumnElement[bool]:
+    """The postings a user lists: its organisation's, and a reviewer's clusters' (`mine`: its own only).
+
+    Counterparts reached through suggestions are read through the suggestions, not listed here.
+    """
+    own = Posting.organisation_id == user.organisation_id if user.organisation_id is not None else false()
+    if mine:
+        return own
+    if is_admin(user):
+        return true()
+    areas = reviewer_areas(user)
+    return or_(own, Posting.s3_area.in_(sorted(areas))) if areas else own
+
+
+# --- suggestions ----------------------------------------------------------------------------
+
+
+def side_of(user: User, suggestion: Suggestion) -> str | None:
+    """The user's side of the pair ("need" or "offer") when its organisation is a party, else None."""
+    if belongs_to(user, suggestion.need.organisation_id):
+        return "need"
+    if belongs_to(user, suggestion.offer.organisation_id):
+        return "offer"
+    return None
+
+
+def _own_posting_id(suggestion: Suggestion, side: str) -> int:
+    return suggestion.need_id if side == "need" else suggestion.offer_id
+
+
+def involves_own_organisation(user: User, suggestion: Suggestion) -> bool:
+    return side_of(user, suggestion) is not None
+
+
+def party_can_see(suggestion: Suggestion) -> bool:
+    """Whether the parties may see it: it reached them (a withdrawn one only if it had)."""
+    if suggestion.status in SEEN_BY_PARTIES:
+        return True
+    return suggestion.status == SuggestionStatus.withdrawn.value and suggestion.delivered_at is not None
+
+
+def conflict_of_interest(user: User, suggestion: Suggestion) -> bool:
+    """A reviewer of the pair's clusters whose own organisation is one of the two parties."""
+    areas = {suggestion.need.s3_area, suggestion.offer.s3_area}
+    return bool(areas & reviewer_areas(user)) and involves_own_organisation(user, suggestion)
+
+
+def is_reviewer_of(user: User, suggestion: Suggestion) -> bool:
+    """Facilitators of the need's or the offer's cluster (admins: of all), never of their own pairs."""
+    areas = {suggestion.need.s3_area, suggestion.offer.s3_area}
+    return bool(areas & reviewer_areas(user)) and not involves_own_organisation(user, suggestion)
+
+
+def can_see_suggestion(user: User, suggestion: Suggestion) -> bool:
+    if is_reviewer_of(user, suggestion):
+        return True
+    return involves_own_organisation(user, suggestion) and party_can_see(suggestion)
+
+
+def can_answer_suggestion(user: User, suggestion: Suggestion) -> bool:
+    """A party answers for its organisation, whatever its role (a facilitator too, as a member)."""
+    return involves_own_organisation(user, suggestion) and party_can_see(suggestion)
+
+
+def can_review_suggestion(user: User, suggestion: Suggestion) -> bool:
+    return is_reviewer_of(user, suggestion)
+
+
+def can_read_feedback(user: User, suggestion: Suggestion) -> bool:
+    """The parties' reasons and the facilitator's note are for the reviewers' eyes."""
+    return is_reviewer_of(user, suggestion)
+
+
+def can_read_contact(user: User, suggestion: Suggestion) -> bool:
+    return involves_own_organisation(user, suggestion) and suggestion.status == IDENTITY_REVEALED
+
+
+def _postings_of(organisation_id: int):  # type: ignore[no-untyped-def]
+    return select(Posting.id).where(Posting.organisation_id == organisation_id)
+
+
+def _involves(posting_ids) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
+    return or_(Suggestion.need_id.in_(posting_ids), Suggestion.offer_id.in_(posting_ids))
+
+
+def reviewable_suggestions_filter(user: User) -> ColumnElement[bool]:
+    """The suggestions a user reviews: its clusters' pairs, except those of its own organisation."""
+    areas = reviewer_areas(user)
+    if not areas:
+        return false()
+    in_areas = (
+        true()
+        if areas == ALL_AREAS
+        else _involves(select(Posting.id).where(Posting.s3_area.in_(sorted(areas))))
+    )
+    if user.organisation_id is None:
+        return in_areas
+    return and_(in_areas, ~_involves(_postings_of(user.organisation_id)))
+
+
+def party_visible_filter(user: User) -> ColumnElement[bool]:
+    """The suggestions a user sees as a party: its organisation's, once they reached it."""
+    if user.organisation_id is None:
+        return false()
+    reached = or_(
+        Suggestion.status.in_(sorted(SEEN_BY_PARTIES)),
+        and_(Suggestion.status == SuggestionStatus.withdrawn.value, Suggestion.delivered_at.is_not(None)),
+    )
+    return and_(_involves(_postings_of(user.organisation_id)), reached)
+
+
+def visible_suggestions_filter(user: User) -> ColumnElement[bool]:
+    """SQL twin of `can_see_suggestion`: use it for every list and every lookup by id."""
+    return or_(reviewable_suggestions_filter(user), party_visible_filter(user))
+
+
+def reviewers_among(users: Iterable[User], suggestion: Suggestion) -> list[User]:
+    """The facilitators to ask for a review of `suggestion` (not those of its organisations)."""
+    return [user for user in users if is_facilitator(user) and is_reviewer_of(user, suggestion)]
+
+
+def facilitators_filter() -> ColumnElement[bool]:
+    return User.role == Role.facilitator.value
+
+
+# --- clusters, dashboard, desk, administration ----------------------------------------------
+
+
+def can_manage_cluster_policy(user: User, s3_area: str) -> bool:
+    """A cluster's review policy: its facilitators or an admin."""
+    return s3_area in reviewer_areas(user)
+
+
+def can_use_desk(user: User | None) -> bool:
+    """The review desk and the cluster dashboard: facilitators and admins."""
+    return is_admin(user) or is_facilitator(user)
+
+
+def can_view_dashboard(user: User) -> bool:
+    return can_use_desk(user)
+
+
+def dashboard_areas(user: User) -> list[str]:
+    return sorted(reviewer_areas(user))
+
+
+def can_change_roles(user: User | None) -> bool:
+    return is_admin(user)
+
+
+def can_administer(user: User | None) -> bool:
+    """The admin pages: users, roles, clusters' policies."""
+    return is_admin(user)
+
+
+def gives_up_own_admin(actor: User, target: User, role: Role) -> bool:
+    """An admin may not demote itself: there would be no one left to undo it."""
+    return actor.id == target.id and is_admin(actor) and role is not Role.admin
+
+
+def clusters_for(role: Role, clusters: Iterable[str]) -> list[str]:
+    """Only facilitators keep clusters: an admin reviews all, a member none."""
+    return sorted(set(clusters)) if role is Role.facilitator else []
+
+
+# --- privacy: export, erasure, audit ---------------------------------------------------------
+
+
+def can_export_organisation(user: User, organisation_id: int) -> bool:
+    """Every member of an organisation may download all of its data (members are equals today)."""
+    return belongs_to(user, organisation_id)
+
+
+def can_delete_organisation(user: User, organisation_id: int) -> bool:
+    """An organisation's own members erase it (with a confirmation), and admins any organisation."""
+    return belongs_to(user, organisation_id) or is_admin(user)
+
+
+def can_read_audit(user: User | None) -> bool:
+    return is_admin(user)

@@ -1,0 +1,1 @@
+"""Operating the platform: dead letters, `clustermatch doctor`, metrics and logs."""

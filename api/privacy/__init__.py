@@ -1,0 +1,1 @@
+"""Privacy by design: an organisation's data export and its erasure."""
