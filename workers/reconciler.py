@@ -14,6 +14,7 @@ import redis
 from api.models.base import utcnow
 from api.notifications.delivery import sweep
 from api.notifications.digest import enqueue_due_digests
+from api.operations.doctor import ready_messages
 from api.pipeline.service import ReconcilePolicy, reconcile
 from api.suggestions.capacity import release_waiting
 from workers import resources
@@ -57,7 +58,8 @@ class ReconcilerMiddleware(dramatiq.Middleware):
             return
         now = utcnow()
         with res.unit_of_work() as uow:
-            report = reconcile(uow.session, jobs=uow.jobs, policy=self.policy)
+            busy = frozenset(queue for queue, waiting in ready_messages(res.redis).items() if waiting)
+            report = reconcile(uow.session, jobs=uow.jobs, policy=self.policy, busy_queues=busy)
             deliveries = sweep(
                 uow.session,
                 jobs=uow.jobs,

@@ -340,6 +340,22 @@ def queue_depths(client: redis.Redis) -> dict[str, int]:
     return depths
 
 
+def ready_messages(client: redis.Redis) -> dict[str, int]:
+    """Messages waiting for a worker per queue: ready, or delayed (a retry in its backoff).
+
+    Unlike `queue_depths` this leaves out messages held by a worker, live or dead: a dead
+    worker's messages come back only when Redis hands them over, which the reconciler must
+    not wait for.
+    """
+    pipe = client.pipeline()
+    queues = job_queues()
+    for queue in queues:
+        pipe.llen(f"{NAMESPACE}:{queue}")
+        pipe.llen(f"{NAMESPACE}:{queue}.DQ")
+    counts = pipe.execute()
+    return {queue: int(counts[2 * i]) + int(counts[2 * i + 1]) for i, queue in enumerate(queues)}
+
+
 def _heartbeats(client: redis.Redis) -> dict[str, float]:
     """Seconds since each live worker process's last heartbeat (workers/heartbeat.py)."""
     from api.processes import HEARTBEAT_KEY_PREFIX

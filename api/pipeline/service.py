@@ -108,8 +108,15 @@ class ReconcileReport:
     expired: int = 0
 
 
-def reconcile(session: Session, *, jobs: JobBuffer, policy: ReconcilePolicy) -> ReconcileReport:
+def reconcile(
+    session: Session, *, jobs: JobBuffer, policy: ReconcilePolicy, busy_queues: frozenset[str] = frozenset()
+) -> ReconcileReport:
     """Re-enqueue postings stuck before `matched`; give up after max attempts; close expired ones.
+
+    A posting whose next step's queue has messages waiting for a worker (`busy_queues`) is
+    waiting its turn, not stuck: it is neither re-enqueued nor counted as an attempt, so a long
+    backlog never turns into false failures. Messages held by a dead worker, or lost with a
+    Redis that restarted empty, leave the queue idle, and the posting is rescued as before.
 
     Covers a Redis that was down when a posting was accepted, and a worker that died with the
     message: the database, not the broker, says what is left to do.
@@ -127,6 +134,9 @@ def reconcile(session: Session, *, jobs: JobBuffer, policy: ReconcilePolicy) -> 
         .limit(500)
     )
     for posting in stuck:
+        job = EMBED_POSTING if posting.pipeline_state == PipelineState.pending.value else MATCH_POSTING
+        if job.queue_name in busy_queues:
+            continue
         if posting.pipeline_attempts >= policy.max_attempts:
             posting.pipeline_state = PipelineState.failed.value
             posting.pipeline_error = f"gave up after {posting.pipeline_attempts} attempts" + (
@@ -137,7 +147,6 @@ def reconcile(session: Session, *, jobs: JobBuffer, policy: ReconcilePolicy) -> 
             continue
         posting.pipeline_attempts += 1
         posting.pipeline_updated_at = now
-        job = EMBED_POSTING if posting.pipeline_state == PipelineState.pending.value else MATCH_POSTING
         jobs.enqueue(job, posting.id, posting.revision)
         report.requeued += 1
         log.warning(

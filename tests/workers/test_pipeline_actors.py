@@ -275,3 +275,20 @@ def test_both_parties_receive_the_new_suggestion_by_smtp_once(pipeline):
         assert count(pipeline, Delivery, Delivery.status == "sent") == 4
     finally:
         server.stop()
+
+
+def test_the_reconciler_leaves_a_posting_alone_while_its_queue_has_a_backlog(pipeline):
+    """A posting waiting behind others is not stuck: no re-enqueue, no attempt, never failed."""
+    with unit_of_work(pipeline.sessions) as session:
+        waiting = factories.posting(session, JobBuffer(), factories.member(session), VISION_NEED)
+        waiting.pipeline_attempts = 3
+        waiting.pipeline_updated_at = utcnow() - timedelta(minutes=5)
+    policy = ReconcilePolicy(timedelta(seconds=60), 3)
+    with unit_of_work(pipeline.sessions) as session:
+        report = reconcile(session, jobs=JobBuffer(), policy=policy, busy_queues=frozenset({"embedding"}))
+        assert (report.requeued, report.failed) == (0, 0)
+    with pipeline.sessions() as session:
+        assert session.get(Posting, waiting.id).pipeline_state == "pending"
+    with unit_of_work(pipeline.sessions) as session:
+        # The backlog is gone and the posting is still there: now it is stuck.
+        assert reconcile(session, jobs=JobBuffer(), policy=policy).failed == 1
