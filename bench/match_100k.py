@@ -29,6 +29,7 @@ from api.matching.replica import IndexReplica  # noqa: E402
 from embeddings.scoring import default_calibration  # noqa: E402
 
 DIM = 384
+MULTI_DIM, MULTI_MODEL = 512, "bench-multi"  # the second encoder's vectors (USE-m is 512-d)
 AREAS = ("agrifood", "mechatronics_automotive", "construction", "health_wellbeing", "culture_creative",
          "services_innovation", "energy_sustainability", "urban_tourism")  # fmt: skip
 VOCABULARY = 30_000
@@ -39,6 +40,8 @@ CANDIDATES = 50
 def synthetic_rows(rng: np.random.Generator, first_id: int, count: int) -> list[SimpleNamespace]:
     vectors = rng.normal(size=(2 * count, DIM)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    multi = rng.normal(size=(count, MULTI_DIM)).astype(np.float32)
+    multi /= np.linalg.norm(multi, axis=1, keepdims=True)
     rows = []
     for n in range(count):
         terms = Counter(f"t{t}" for t in rng.zipf(1.3, size=TERMS_PER_POSTING * 2) % VOCABULARY)
@@ -49,6 +52,8 @@ def synthetic_rows(rng: np.random.Generator, first_id: int, count: int) -> list[
                 active=True,
                 vector=vectors[2 * n].astype("<f4").tobytes(),
                 head_vector=vectors[2 * n + 1].astype("<f4").tobytes(),
+                multi_vector=multi[n].astype("<f4").tobytes(),
+                multi_model=MULTI_MODEL,
                 terms=dict(terms.most_common(TERMS_PER_POSTING)),
                 organisation_id=int(rng.integers(1, 5000)),
                 s3_area=AREAS[int(rng.integers(len(AREAS)))],
@@ -66,7 +71,9 @@ def main() -> None:
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     calibration = default_calibration()
-    replica = IndexReplica(model="bench", dim=DIM, margin_seconds=120)
+    replica = IndexReplica(
+        model="bench", dim=DIM, margin_seconds=120, multi_model=MULTI_MODEL, multi_dim=MULTI_DIM
+    )
 
     started = time.perf_counter()
     chunk = 5_000

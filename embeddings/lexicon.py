@@ -10,7 +10,8 @@ Three sources, in order:
    `clustermatch train-lexicon`), looked up by surface form and then by Italian stem;
 2. regular Italian/English cognates (-zione/-tion, -ità/-ity, ...), accepted only when the
    English candidate is a known English word;
-3. otherwise the word itself: technical terms, acronyms and names are often shared.
+3. a known word one typo away, when exactly one is (hurried postings);
+4. otherwise the word itself: technical terms, acronyms and names are often shared.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from __future__ import annotations
 import gzip
 import json
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from embeddings.text import ITALIAN_STOP_WORDS, Stemmer, words
 
 DEFAULT_LEXICON = Path(__file__).parent / "data" / "lexicon-it-en.json.gz"
+# Shorter words are corrected too often into another real word ("pane" / "pone").
+MIN_TYPO_LENGTH = 6
 
 # Regular correspondences of Latinate word endings (Italian ending, English ending), longest first.
 COGNATE_ENDINGS: tuple[tuple[str, str], ...] = (
@@ -68,7 +71,33 @@ class Lexicon:
         if found:
             return found
         cognate = self.cognate(word)
-        return (cognate,) if cognate else (word,)
+        if cognate:
+            return (cognate,)
+        corrected = self.correct(word)
+        return self.words.get(corrected) or self.stems[corrected] if corrected else (word,)
+
+    def correct(self, word: str) -> str | None:
+        """The known Italian word one typo away (a letter dropped, doubled, swapped or wrong), if
+        exactly one is: hurried members mistype, and an unknown word would pass through unglossed."""
+        if len(word) < MIN_TYPO_LENGTH:
+            return None
+        for form in (word, italian_stem(word)):  # the table's surface forms, then its stems
+            found = {known for variant in _deletes(form) for known in self._by_delete.get(variant, ())}
+            found.discard(form)
+            if found:
+                return found.pop() if len(found) == 1 else None
+        return None
+
+    @cached_property
+    def _by_delete(self) -> dict[str, tuple[str, ...]]:
+        # Symmetric deletes: two words one edit apart share a one-letter deletion (or one is the
+        # other's), so a lookup is a few dictionary probes instead of a scan of the vocabulary.
+        index: dict[str, set[str]] = {}
+        for known in [*self.words, *self.stems]:
+            if len(known) >= MIN_TYPO_LENGTH - 1 and known.isalpha():
+                for variant in _deletes(known):
+                    index.setdefault(variant, set()).add(known)
+        return {k: tuple(v) for k, v in index.items()}
 
     def cognate(self, word: str) -> str | None:
         if len(word) > 3 and word in self.english and word[-1] not in "aeio":
@@ -87,6 +116,11 @@ class Lexicon:
             if word not in ITALIAN_STOP_WORDS:
                 out.extend(self.translate(word))
         return " ".join(out)
+
+
+def _deletes(word: str) -> set[str]:
+    """The word and every way of dropping one of its letters."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
 
 
 def _spellings(candidate: str):

@@ -6,7 +6,9 @@ offer as readily as two English postings. Then:
 - `head`: title and keywords, the posting's gist, embedded on its own;
 - `passages`: the whole text in short passages, embedded and averaged (the encoder reads at
   most 256 word pieces, and a long offer would otherwise lose its end);
-- `terms`: English stems with their counts, for the lexical (TF-IDF) index.
+- `terms`: English stems with their counts, for the lexical (TF-IDF) index;
+- `raw`: title, keywords and description as written, for the multilingual second encoder
+  (it reads Italian itself, so the gloss would only lose words).
 """
 
 from __future__ import annotations
@@ -17,16 +19,24 @@ from dataclasses import dataclass
 import numpy as np
 
 from embeddings.lexicon import Lexicon, default_lexicon
-from embeddings.text import ENGLISH_STOP_WORDS, Stemmer, detect_language, sentences, words
+from embeddings.text import ENGLISH_STOP_WORDS, Stemmer, detect_language, posting_text, sentences, words
 
 PASSAGE_WORDS = 60
 # Stored with each vector: changing how postings are represented makes old vectors stale,
 # and `clustermatch reindex` re-embeds them.
-REPRESENTATION = "pivot-en-1"
+REPRESENTATION = "pivot-en-2"
 
 
 def index_model_id(model: str) -> str:
     return f"{model}+{REPRESENTATION}"
+
+
+RAW_REPRESENTATION = "raw-1"
+
+
+def second_model_id(model: str) -> str:
+    """What is stored beside the second vector ("" when there is no second encoder)."""
+    return f"{model}+{RAW_REPRESENTATION}" if model else ""
 
 
 @dataclass(frozen=True)
@@ -35,6 +45,7 @@ class Representation:
     head: str
     passages: tuple[str, ...]
     terms: dict[str, int]
+    raw: str = ""
 
     @property
     def texts(self) -> list[str]:
@@ -66,7 +77,8 @@ def represent(
     passages = tuple(
         " ".join(all_words[i : i + PASSAGE_WORDS]) for i in range(0, len(all_words), PASSAGE_WORDS)
     ) or (head,)
-    return Representation(language, head, passages, english_terms(f"{head} {body}"))
+    raw = posting_text(title, description, keywords)
+    return Representation(language, head, passages, english_terms(f"{head} {body}"), raw)
 
 
 def english_terms(text: str) -> dict[str, int]:

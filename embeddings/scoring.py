@@ -21,9 +21,12 @@ DEFAULT_CALIBRATION = Path(__file__).parent / "data" / "calibration.json"
 # of the English-pivot terms; same_area: same S3 area; trl_fit: the offer's maturity for the need;
 # across: one posting Italian, the other English. A glossed text is compared with an English
 # one at lower similarities than two texts of one language, so the model learns how much a
-# cosine is worth across languages (the *_across interactions).
+# cosine is worth across languages (the *_across interactions). multi: cosine of the raw texts
+# by the multilingual second encoder (0 when there is none), which reads Italian itself and so
+# carries most where the gloss is weak (across languages, short texts, typos).
 FEATURES = (
-    "semantic", "gist", "lexical", "same_area", "trl_fit", "across", "semantic_across", "lexical_across"
+    "semantic", "gist", "lexical", "same_area", "trl_fit", "across", "semantic_across", "lexical_across",
+    "multi", "multi_across",
 )  # fmt: skip
 
 

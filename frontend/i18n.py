@@ -58,6 +58,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "suggestions": {"it": "Abbinamenti proposti", "en": "Suggested matches"},
     "no_suggestions": {"it": "Ancora nessun abbinamento approvato.", "en": "No approved match yet."},
     "score": {"it": "Punteggio", "en": "Score"},
+    "no_match_yet": {
+        "it": "Nessun abbinamento per ora. La pubblicazione viene riconfrontata da sola quando la modifichi o quando arrivano nuove pubblicazioni. Cosa aiuterebbe:",
+        "en": "No match yet. The posting is matched again on its own when you edit it or when new postings arrive. What would help:",
+    },
+    "score_means": {
+        "it": "quanto è probabile che un facilitatore proponga questo incontro",
+        "en": "how likely a facilitator would propose this introduction",
+    },
     "open": {"it": "Apri", "en": "Open"},
     "title": {"it": "Titolo", "en": "Title"},
     "title_help": {
@@ -311,6 +319,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "password_error_wrong": {
         "it": "La password attuale non è giusta: riscrivila.",
         "en": "The current password is not right: type it again.",
+    },
+    "password_error_limited": {
+        "it": "Troppi tentativi con la password attuale: riprova tra qualche minuto.",
+        "en": "Too many tries of the current password: try again in a few minutes.",
     },
     "password_error_short": {
         "it": "La nuova password deve avere almeno 8 caratteri.",

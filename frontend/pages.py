@@ -15,8 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import DomainError
-from api.unavailable import is_database_trouble, retry_after_seconds
+from api.core.errors import DomainError
+from api.http.unavailable import is_database_trouble, retry_after_seconds
 from frontend.i18n import language_of, translator
 from frontend.routes import admin, auth, desk, member, privacy
 from frontend.session import LoginRequired

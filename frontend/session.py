@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 from api.auth import sessions
 from api.auth.sessions import SESSION_COOKIE
 from api.auth.tokens import csrf_for, new_token
-from api.deps import Resources
-from api.errors import Forbidden
+from api.core.errors import Forbidden
+from api.http.deps import Resources
 from api.models import AuthSession, User
 from frontend.i18n import LANGUAGE_COOKIE
 

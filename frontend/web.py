@@ -11,8 +11,8 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
 from api.authz import policy
-from api.deps import ResourcesDep, UowDep
-from api.matching.explain import AREA_NAMES
+from api.http.deps import ResourcesDep, UowDep
+from api.matching.explain import AREA_NAMES, LABEL_NAMES, score_label, score_percent
 from api.models import User
 from api.models.enums import S3Area
 from frontend.i18n import language_of, translator
@@ -59,6 +59,9 @@ def render(
             "csrf": csrf_token(resources, request),
             "areas": [(a.value, AREA_NAMES[a.value][lang]) for a in S3Area],
             "area_name": lambda key: AREA_NAMES.get(key, {}).get(lang, key),
+            # A score reads as a word; its percentage goes in the details.
+            "score_label": lambda score: LABEL_NAMES[score_label(score)][lang],
+            "score_percent": score_percent,
             **context,
         },
         status_code=status_code,

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from api.core.settings import Settings
+from api.http.app import create_app
 from tests.infra import backends, empty_tables, migrated_database, test_redis, test_settings
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.auth.service import create_user
-from api.jobs import JobBuffer
+from api.core.jobs import JobBuffer
 from api.models import Posting, Suggestion, User
 from api.models.enums import OrganisationType
 from api.organisations.schemas import OrganisationCreate

@@ -15,10 +15,10 @@ import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from api.migrate import upgrade
+from api.core.migrate import upgrade
+from api.core.redis_server import ping, start_embedded_redis
+from api.core.settings import Settings
 from api.models import Base
-from api.redis_server import ping, start_embedded_redis
-from api.settings import Settings
 
 # A database number of its own, so tests never touch what `make run` keeps in Redis.
 DEFAULT_TEST_REDIS = "redis://127.0.0.1:6379/13"

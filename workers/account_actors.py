@@ -5,7 +5,7 @@ from __future__ import annotations
 import dramatiq
 
 from api.auth.reset import issue_reset, reset_email
-from api.jobs import SEND_PASSWORD_RESET
+from api.core.jobs import SEND_PASSWORD_RESET
 from api.mail.transport import to_message
 from workers.broker import actor_policy
 from workers.resources import current

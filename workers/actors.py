@@ -12,7 +12,7 @@ from contextlib import contextmanager
 
 import dramatiq
 
-from api.jobs import DELIVER_NOTIFICATION, EMBED_POSTING, MATCH_POSTING, SEND_DIGEST
+from api.core.jobs import DELIVER_NOTIFICATION, EMBED_POSTING, MATCH_POSTING, SEND_DIGEST
 from api.matching.service import match_posting
 from api.notifications.channels import EMAIL, LIVE, Channel, EmailChannel, LiveChannel, MailSettings
 from api.notifications.delivery import deliver
@@ -50,13 +50,27 @@ def embed_posting(posting_id: int, revision: int) -> None:
     with failures_recorded(posting_id, "embedding"):
         with res.unit_of_work() as uow:
             task = embedding_task(
-                uow.session, jobs=uow.jobs, posting_id=posting_id, revision=revision, model=res.model
+                uow.session,
+                jobs=uow.jobs,
+                posting_id=posting_id,
+                revision=revision,
+                model=res.model,
+                multi_model=res.multi_model,
             )
         if task is None:
             return
         encoded = res.encoder.encode(task.representation.texts)
+        multi = res.second.encode([task.representation.raw])[0] if res.second else None
         with res.unit_of_work() as uow:
-            store_embedding(uow.session, jobs=uow.jobs, task=task, encoded=encoded, model=res.model)
+            store_embedding(
+                uow.session,
+                jobs=uow.jobs,
+                task=task,
+                encoded=encoded,
+                model=res.model,
+                multi_vector=multi,
+                multi_model=res.multi_model,
+            )
         log.info("posting %s r%s embedded (%d texts)", posting_id, revision, len(task.representation.texts))
 
 

@@ -14,11 +14,11 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from api.core.redis_server import redis_url
+from api.core.settings import Settings
 from api.operations.deadletters import FailureRecorder
 from api.operations.logs import MessageLogContext
 from api.operations.metrics import WorkerMetrics
-from api.redis_server import redis_url
-from api.settings import Settings
 
 # The retry and time-limit policy of every actor, in one table (times in ms). Each actor
 # declares itself with `**actor_policy(name)`: one with no line here fails at import, so none

@@ -1,6 +1,6 @@
 """A worker process's heartbeat in Redis: a key with a TTL, refreshed while the process lives.
 
-Health checks (docker compose, `clustermatch worker-health`, through `api.processes.alive_workers`)
+Health checks (docker compose, `clustermatch worker-health`, through `api.cli.processes.alive_workers`)
 read it: no fresh key on this host means no worker process here is alive and connected to Redis.
 """
 
@@ -15,7 +15,7 @@ import time
 import dramatiq
 import redis
 
-from api.processes import heartbeat_key
+from api.cli.processes import heartbeat_key
 
 log = logging.getLogger(__name__)
 

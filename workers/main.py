@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import logging
 
-from api.logging_setup import configure_logging
+from api.core.logging_setup import configure_logging
+from api.core.redis_server import redis_url
+from api.core.settings import get_settings
 from api.operations.metrics import WorkerMetricsServer
-from api.redis_server import redis_url
-from api.settings import get_settings
 from workers.broker import install_broker
 from workers.heartbeat import Heartbeat
 from workers.reconciler import ReconcilerMiddleware

@@ -12,17 +12,17 @@ import dramatiq
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import sessions_for
-from api.indexing import GENERATION_KEY
+from api.core.db import sessions_for
+from api.core.redis_server import redis_url
+from api.core.settings import Settings
+from api.core.uow import UnitOfWork, transaction
 from api.mail.transport import Transport, transport_for
+from api.matching.indexing import GENERATION_KEY
 from api.matching.replica import IndexReplica
 from api.matching.service import MatchPolicy
-from api.redis_server import redis_url
-from api.settings import Settings
-from api.uow import UnitOfWork, transaction
 from embeddings.batcher import BatchingEncoder
-from embeddings.encoder import Encoder
-from embeddings.representation import index_model_id
+from embeddings.encoder import Encoder, MultilingualEncoder, second_encoder
+from embeddings.representation import index_model_id, second_model_id
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ class WorkerResources:
     settings: Settings
     sessions: sessionmaker[Session]
     encoder: BatchingEncoder
+    second: MultilingualEncoder | None  # the multilingual encoder beside the pivot, if configured
     replica: IndexReplica
     redis: redis.Redis
     broker: dramatiq.Broker
@@ -41,6 +42,10 @@ class WorkerResources:
     @property
     def model(self) -> str:
         return index_model_id(self.settings.embedding_model)
+
+    @property
+    def multi_model(self) -> str:
+        return second_model_id(self.settings.second_encoder)
 
     @cached_property
     def match_policy(self) -> MatchPolicy:
@@ -67,13 +72,22 @@ _current: WorkerResources | None = None
 _lock = threading.Lock()
 
 
-def build(settings: Settings, broker: dramatiq.Broker, *, encoder: Encoder | None = None) -> WorkerResources:
+def build(
+    settings: Settings,
+    broker: dramatiq.Broker,
+    *,
+    encoder: Encoder | None = None,
+    second: MultilingualEncoder | None = None,
+) -> WorkerResources:
     encoder = encoder or Encoder(settings.embedding_model)
+    second = second or second_encoder(settings.second_encoder)
     sessions = sessions_for(settings.resolved_database_url, busy_timeout_ms=settings.database_busy_timeout_ms)
     replica = IndexReplica(
         model=index_model_id(settings.embedding_model),
         dim=encoder.dim,
         margin_seconds=settings.index_sync_margin_seconds,
+        multi_model=second_model_id(settings.second_encoder),
+        multi_dim=second.dim if second else 0,
     )
     client = redis.Redis.from_url(redis_url(settings))
     # Read the generation before loading: a reindex that lands meanwhile triggers a reload.
@@ -90,6 +104,7 @@ def build(settings: Settings, broker: dramatiq.Broker, *, encoder: Encoder | Non
         encoder=BatchingEncoder(
             encoder, max_batch=settings.embedding_batch_size, max_wait_ms=settings.embedding_batch_wait_ms
         ),
+        second=second,
         replica=replica,
         redis=client,
         broker=broker,

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query
 from api.audit import service
 from api.audit.schemas import AuditEventRead, AuditPage
 from api.authz import policy
-from api.deps import CurrentUser, UowDep
-from api.errors import Forbidden
+from api.core.errors import Forbidden
+from api.http.deps import CurrentUser, UowDep
 from api.models import User
 
 router = APIRouter(prefix="/audit", tags=["audit"])

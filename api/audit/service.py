@@ -16,6 +16,8 @@ class AuditAction(StrEnum):
     suggestion_approve = "suggestion.approve"
     suggestion_reject = "suggestion.reject"
     user_role_change = "user.role_change"
+    user_disable = "user.disable"
+    user_enable = "user.enable"
     cluster_policy_change = "cluster.policy_change"
     organisation_export = "organisation.export"
     organisation_delete = "organisation.delete"

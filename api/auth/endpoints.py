@@ -16,8 +16,8 @@ from api.auth.schemas import (
     TokenResponse,
     UserRead,
 )
-from api.deps import AuthenticatedDep, CurrentUser, ResourcesDep, ThrottleDep, UowDep
-from api.fields import DbId
+from api.http.deps import AuthenticatedDep, CurrentUser, ResourcesDep, ThrottleDep, UowDep
+from api.http.fields import DbId
 from api.models import User
 from api.organisations.schemas import OrganisationRead
 
@@ -67,7 +67,9 @@ def logout(auth: AuthenticatedDep, uow: UowDep) -> Response:
 
 
 @router.post("/auth/password", status_code=status.HTTP_204_NO_CONTENT, response_class=Response)
-def change_password(body: PasswordChange, auth: AuthenticatedDep, uow: UowDep) -> Response:
+def change_password(
+    body: PasswordChange, auth: AuthenticatedDep, uow: UowDep, throttle: ThrottleDep
+) -> Response:
     """Change the password; every other session of the account ends, this one stays."""
     service.change_password(
         uow.session,
@@ -75,6 +77,7 @@ def change_password(body: PasswordChange, auth: AuthenticatedDep, uow: UowDep) -
         current=auth.session,
         current_password=body.current_password,
         new_password=body.new_password,
+        throttle=throttle,
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -15,8 +15,8 @@ from limits import RateLimitItem, parse_many
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from api.errors import TooManyRequests
-from api.settings import Settings
+from api.core.errors import TooManyRequests
+from api.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -72,16 +72,25 @@ class Throttle:
         self.limiter, self.settings, self.address = limiter, settings, address
 
     def before_login(self, email: str) -> None:
-        wait = self.limiter.hit(self.settings.rate_limit_login_per_address, "login-address", self.address)
-        # Only failures count per account, so a correct login is refused only while under attack.
-        wait = wait or self.limiter.exceeded(
-            self.settings.rate_limit_login_per_account, "login-account", email
+        """Every attempt counts, atomically, before the password is checked (so concurrent
+        guesses cannot slip past): per address, per account from this address, and per account
+        from anywhere under a higher ceiling. An attacker elsewhere thus locks out only its own
+        address, not the account's owner, while a guesser spread over many addresses still stops."""
+        wait = (
+            self.limiter.hit(self.settings.rate_limit_login_per_address, "login-address", self.address)
+            or self.limiter.hit(
+                self.settings.rate_limit_login_per_account, "login-account", email, self.address
+            )
+            or self.limiter.hit(self.settings.rate_limit_login_per_account_total, "login-account-all", email)
         )
         if wait:
             raise refuse(wait, "login attempts")
 
-    def login_failed(self, email: str) -> None:
-        self.limiter.hit(self.settings.rate_limit_login_per_account, "login-account", email)
+    def password_check(self, user_id: int) -> None:
+        """Guesses of the current password with a session in hand (a stolen cookie) are limited too."""
+        wait = self.limiter.hit(self.settings.rate_limit_login_per_account, "password-check", str(user_id))
+        if wait:
+            raise refuse(wait, "password attempts")
 
     def registration(self) -> None:
         wait = self.limiter.hit(

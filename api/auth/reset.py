@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from api.auth import sessions
 from api.auth.service import normalise_email, set_password
 from api.auth.tokens import new_token, token_hash
-from api.errors import DomainError
-from api.jobs import SEND_PASSWORD_RESET, JobBuffer
+from api.core.errors import DomainError
+from api.core.jobs import SEND_PASSWORD_RESET, JobBuffer
 from api.mail.compose import Email
 from api.models import PasswordReset, User
 from api.models.base import utcnow

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, EmailStr, Field
 
-from api.fields import RequestBody, SecretText
+from api.http.fields import RequestBody, SecretText
 from api.organisations.schemas import OrganisationCreate, OrganisationRead
 
 

@@ -11,7 +11,7 @@ from api.auth.passwords import burn_verification_time, hash_password, needs_reha
 from api.auth.ratelimit import Throttle
 from api.auth.schemas import RegisterRequest
 from api.authz import policy
-from api.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
+from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from api.models import AuthSession, Organisation, User
 from api.models.base import utcnow
 from api.models.enums import Role, S3Area
@@ -74,8 +74,6 @@ def authenticate(session: Session, *, email: str, password: str, throttle: Throt
     else:
         verified = verify_password(password, user.password_hash)
     if not verified or user is None:
-        if throttle is not None:
-            throttle.login_failed(email)
         raise Unauthorized(WRONG_CREDENTIALS)
     if user.disabled_at is not None:
         raise Unauthorized("This account is disabled: ask the platform's administrator.")
@@ -85,9 +83,17 @@ def authenticate(session: Session, *, email: str, password: str, throttle: Throt
 
 
 def change_password(
-    session: Session, *, user: User, current: AuthSession | None, current_password: str, new_password: str
+    session: Session,
+    *,
+    user: User,
+    current: AuthSession | None,
+    current_password: str,
+    new_password: str,
+    throttle: Throttle | None = None,
 ) -> int:
     """Set a new password and end every other session; returns how many were ended."""
+    if throttle is not None:
+        throttle.password_check(user.id)
     if not verify_password(current_password, user.password_hash):
         raise Forbidden("The current password is not right: type it again.")
     set_password(user, new_password)
@@ -100,15 +106,6 @@ def set_password(user: User, password: str) -> None:
     user.password_hash = hash_password(password)
 
 
-def may_disable(actor: User, target: User) -> bool | str:
-    """True, or why not. (A policy question: to move into api/authz next to the role checks.)"""
-    if not policy.can_administer(actor):
-        return "Only an admin can disable accounts."
-    if actor.id == target.id:
-        return "You cannot disable your own account."
-    return True
-
-
 def set_disabled(session: Session, *, actor: User, user_id: int, disabled: bool) -> User:
     """An admin disables an account (every session ends at once, logins are refused) or enables it."""
     if not policy.can_administer(actor):
@@ -116,9 +113,16 @@ def set_disabled(session: Session, *, actor: User, user_id: int, disabled: bool)
     target = session.get(User, user_id)
     if target is None:
         raise NotFound(f"User {user_id} does not exist.")
-    allowed = may_disable(actor, target)
-    if allowed is not True:
-        raise Forbidden(str(allowed))
+    if not policy.can_disable_user(actor, target):
+        raise Forbidden("You cannot disable your own account.")
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.AuditAction.user_disable if disabled else audit.AuditAction.user_enable,
+        object_type="user",
+        object_id=target.id,
+        details={"email": target.email, "was_disabled": target.disabled_at is not None},
+    )
     if disabled:
         target.disabled_at = target.disabled_at or utcnow()
         sessions.revoke_all(session, user_id=target.id)

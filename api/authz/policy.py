@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import ColumnElement, and_, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, case, false, or_, select, true, union
 
 from api.models import Posting, Suggestion, User
 from api.models.enums import Role, S3Area, SuggestionStatus
@@ -81,16 +81,27 @@ def hidden_posting_fields(
     """The fields of `posting` this user may not read; None when it may not read the posting at all.
 
     `via` is the suggestion through which the posting is reached, if any: a member reads another
-    organisation's posting only as the counterpart of a suggestion it can see.
+    organisation's posting only as the counterpart of a suggestion it can see. When `via` pairs
+    the posting with the user's own organisation, the user reads it as a party and only as a
+    party, whatever its role: a facilitator never learns through its reviewer's powers who is on
+    the other side of its own organisation's pairs (conflict of interest).
     """
-    if belongs_to(user, posting.organisation_id) or posting.s3_area in reviewer_areas(user):
+    if belongs_to(user, posting.organisation_id):
         return NOTHING_HIDDEN
-    if via is None or posting.id not in (via.need_id, via.offer_id):
-        return None
-    if is_reviewer_of(user, via):
+    reached = via is not None and posting.id in (via.need_id, via.offer_id)
+    if reached and involves_own_organisation(user, via):  # type: ignore[arg-type]
+        return _hidden_from_party(via)  # type: ignore[arg-type]
+    if posting.s3_area in reviewer_areas(user):
+        return NOTHING_HIDDEN
+    if reached and is_reviewer_of(user, via):  # type: ignore[arg-type]
         return NOTHING_HIDDEN  # a cross-cluster pair: the other cluster's posting comes with it
-    side = side_of(user, via)
-    if side is None or not party_can_see(via) or posting.id == _own_posting_id(via, side):
+    return None
+
+
+def _hidden_from_party(via: Suggestion) -> frozenset[str] | None:
+    """What a party may not read of the other side's posting: all of it until the pair reached
+    it, the organisation's identity until both sides are interested."""
+    if not party_can_see(via):
         return None
     if via.status == IDENTITY_REVEALED:
         return INTERNAL_FIELDS
@@ -109,10 +120,23 @@ def visible_postings_filter(user: User, *, mine: bool = False) -> ColumnElement[
     own = Posting.organisation_id == user.organisation_id if user.organisation_id is not None else false()
     if mine:
         return own
-    if is_admin(user):
-        return true()
     areas = reviewer_areas(user)
-    return or_(own, Posting.s3_area.in_(sorted(areas))) if areas else own
+    if not areas:
+        return own
+    reviewed = true() if areas == ALL_AREAS else Posting.s3_area.in_(sorted(areas))
+    if user.organisation_id is not None:
+        # Never the other side of the reviewer's own organisation's pairs (read as a party instead).
+        reviewed = and_(reviewed, Posting.id.not_in(counterparts_of(user.organisation_id)))
+    return or_(own, reviewed)
+
+
+def counterparts_of(organisation_id: int):  # type: ignore[no-untyped-def]
+    """The postings on the other side of the organisation's pairs, whatever their status."""
+    own = _postings_of(organisation_id)
+    return union(
+        select(Suggestion.need_id).where(Suggestion.offer_id.in_(own)),
+        select(Suggestion.offer_id).where(Suggestion.need_id.in_(own)),
+    )
 
 
 # --- suggestions ----------------------------------------------------------------------------
@@ -125,10 +149,6 @@ def side_of(user: User, suggestion: Suggestion) -> str | None:
     if belongs_to(user, suggestion.offer.organisation_id):
         return "offer"
     return None
-
-
-def _own_posting_id(suggestion: Suggestion, side: str) -> int:
-    return suggestion.need_id if side == "need" else suggestion.offer_id
 
 
 def involves_own_organisation(user: User, suggestion: Suggestion) -> bool:
@@ -201,15 +221,24 @@ def reviewable_suggestions_filter(user: User) -> ColumnElement[bool]:
     return and_(in_areas, ~_involves(_postings_of(user.organisation_id)))
 
 
+def _reached_parties() -> ColumnElement[bool]:
+    """`party_can_see` in SQL."""
+    return or_(
+        Suggestion.status.in_(sorted(SEEN_BY_PARTIES)),
+        and_(Suggestion.status == SuggestionStatus.withdrawn.value, Suggestion.delivered_at.is_not(None)),
+    )
+
+
+def party_visible_first():  # type: ignore[no-untyped-def]
+    """An ORDER BY term: the suggestions the parties may see before those they may not."""
+    return case((_reached_parties(), 0), else_=1)
+
+
 def party_visible_filter(user: User) -> ColumnElement[bool]:
     """The suggestions a user sees as a party: its organisation's, once they reached it."""
     if user.organisation_id is None:
         return false()
-    reached = or_(
-        Suggestion.status.in_(sorted(SEEN_BY_PARTIES)),
-        and_(Suggestion.status == SuggestionStatus.withdrawn.value, Suggestion.delivered_at.is_not(None)),
-    )
-    return and_(_involves(_postings_of(user.organisation_id)), reached)
+    return and_(_involves(_postings_of(user.organisation_id)), _reached_parties())
 
 
 def visible_suggestions_filter(user: User) -> ColumnElement[bool]:
@@ -254,6 +283,11 @@ def can_change_roles(user: User | None) -> bool:
 def can_administer(user: User | None) -> bool:
     """The admin pages: users, roles, clusters' policies."""
     return is_admin(user)
+
+
+def can_disable_user(actor: User, target: User) -> bool:
+    """Admins end others' sessions and refuse their logins; nobody locks themselves out."""
+    return is_admin(actor) and actor.id != target.id
 
 
 def gives_up_own_admin(actor: User, target: User, role: Role) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.authz import policy
-from api.errors import Forbidden
+from api.core.errors import Forbidden
 from api.models import Posting, Suggestion, User
 from api.models.enums import SuggestionStatus
 

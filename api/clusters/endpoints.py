@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from api.clusters import service
 from api.clusters.schemas import ReviewPolicy, ReviewPolicyUpdate
-from api.deps import CurrentUser, ResourcesDep, UowDep
+from api.http.deps import CurrentUser, ResourcesDep, UowDep
 from api.models.enums import S3Area
 
 router = APIRouter(prefix="/clusters", tags=["clusters"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from api.fields import RequestBody
+from api.http.fields import RequestBody
 from api.models.enums import S3Area
 
 

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from api.audit import service as audit
 from api.authz import policy as authz
-from api.errors import Forbidden
+from api.core.errors import Forbidden
 from api.models import ClusterPolicy, User
 from api.models.enums import S3Area, SuggestionStatus
 

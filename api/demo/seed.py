@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from tqdm import tqdm
 
 from api.auth.service import create_user
-from api.jobs import JobBuffer
+from api.core.jobs import JobBuffer
 from api.models import User
 from api.models.enums import OrganisationType, PostingKind, Role, S3Area
 from api.organisations.schemas import OrganisationCreate

@@ -20,20 +20,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from api.db import sessions_for, unit_of_work
+from api.core.db import sessions_for, unit_of_work
+from api.core.jobs import JobBuffer
+from api.core.migrate import upgrade
 from api.evaluation.bm25 import BM25, bm25_tokens
 from api.evaluation.dataset import EvalPosting, EvalSet
 from api.evaluation.metrics import cross_lingual_recall, delivery_metrics, ranking_metrics
-from api.jobs import JobBuffer
 from api.matching.ranking import Candidate, rank
 from api.matching.replica import IndexReplica
 from api.matching.service import MatchPolicy, match_posting
-from api.migrate import upgrade
 from api.models import Organisation, Posting, Suggestion
 from api.pipeline.service import store_embedding, task_for
 from api.suggestions.service import OPEN_STATUSES
-from embeddings.encoder import Encoder
-from embeddings.representation import index_model_id
+from embeddings.encoder import Encoder, MultilingualEncoder
+from embeddings.representation import index_model_id, second_model_id
 from embeddings.scoring import Calibration
 from embeddings.text import posting_text
 
@@ -63,15 +63,28 @@ class LoadedSet:
 
 
 @contextmanager
-def loaded(eval_set: EvalSet, encoder: Encoder, *, sync_margin: float = 120) -> Iterator[LoadedSet]:
+def loaded(
+    eval_set: EvalSet,
+    encoder: Encoder,
+    second: MultilingualEncoder | None = None,
+    *,
+    sync_margin: float = 120,
+) -> Iterator[LoadedSet]:
     with tempfile.TemporaryDirectory(prefix="clustermatch-eval-") as workdir:
         url = f"sqlite:///{Path(workdir) / 'eval.db'}"
         upgrade(url)
         sessions = sessions_for(url)
         model = index_model_id(encoder.model_name)
+        multi_model = second_model_id(second.model_name) if second else ""
         db_id = _insert(sessions, eval_set)
-        _embed(sessions, encoder, model, list(db_id.values()))
-        replica = IndexReplica(model=model, dim=encoder.dim, margin_seconds=sync_margin)
+        _embed(sessions, encoder, model, list(db_id.values()), second)
+        replica = IndexReplica(
+            model=model,
+            dim=encoder.dim,
+            margin_seconds=sync_margin,
+            multi_model=multi_model,
+            multi_dim=second.dim if second else 0,
+        )
         with sessions() as session:
             replica.sync(session)
         try:
@@ -106,7 +119,13 @@ def _insert(sessions: sessionmaker[Session], eval_set: EvalSet) -> dict[str, int
     return db_id
 
 
-def _embed(sessions: sessionmaker[Session], encoder: Encoder, model: str, posting_ids: list[int]) -> None:
+def _embed(
+    sessions: sessionmaker[Session],
+    encoder: Encoder,
+    model: str,
+    posting_ids: list[int],
+    second: MultilingualEncoder | None,
+) -> None:
     with sessions() as session:
         tasks = [
             task_for(p, p.revision)
@@ -114,12 +133,20 @@ def _embed(sessions: sessionmaker[Session], encoder: Encoder, model: str, postin
         ]
     texts = [text for task in tasks for text in task.representation.texts]
     encoded = _encode_with_progress(encoder, texts, desc="embedding")
+    multi = second.encode([task.representation.raw for task in tasks]) if second else None
+    multi_model = second_model_id(second.model_name) if second else ""
     with unit_of_work(sessions) as session:
         start = 0
-        for task in tasks:
+        for n, task in enumerate(tasks):
             count = len(task.representation.texts)
             store_embedding(
-                session, jobs=JobBuffer(), task=task, encoded=encoded[start : start + count], model=model
+                session,
+                jobs=JobBuffer(),
+                task=task,
+                encoded=encoded[start : start + count],
+                model=model,
+                multi_vector=None if multi is None else multi[n],
+                multi_model=multi_model,
             )
             start += count
 
@@ -216,8 +243,10 @@ def _strip(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metrics.items() if k != "queries"}
 
 
-def evaluate(eval_set: EvalSet, encoder: Encoder, policy: MatchPolicy) -> dict[str, Any]:
-    with loaded(eval_set, encoder) as data:
+def evaluate(
+    eval_set: EvalSet, encoder: Encoder, policy: MatchPolicy, second: MultilingualEncoder | None = None
+) -> dict[str, Any]:
+    with loaded(eval_set, encoder, second) as data:
         clustermatch = system_metrics(eval_set, *matcher_rankings(data, policy))
         delivered = delivered_pairs(data, policy)
     clustermatch["delivery"] = delivery_metrics(

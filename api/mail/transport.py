@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
 
+from api.core.settings import Settings
 from api.mail.compose import Email, header_safe
-from api.settings import Settings
 
 log = logging.getLogger(__name__)
 

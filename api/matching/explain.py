@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from embeddings.concepts import ConceptSide, best_sentences, shared_concepts
 from embeddings.scoring import trl_fit
@@ -85,10 +85,29 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{side} could add English keywords, to be found by members who write in English.",
     },
     "summary": {
-        "it": "Punteggio {score}: significato {semantic}, sintesi {gist}, termini {lexical}, stessa area {same_area}, maturità {trl_fit}.",
-        "en": "Score {score}: meaning {semantic}, gist {gist}, terms {lexical}, same area {same_area}, maturity {trl_fit}.",
+        "it": "{label} (punteggio {percent}). Dettagli: significato {semantic}, sintesi {gist}, termini {lexical}, stessa area {same_area}, maturità {trl_fit}, multilingue {multi}.",
+        "en": "{label} (score {percent}). Details: meaning {semantic}, gist {gist}, terms {lexical}, same area {same_area}, maturity {trl_fit}, multilingual {multi}.",
     },
 }
+
+# A calibrated score reads as a probability, and "0.97" reads as certainty: people see a word,
+# with the percentage in the details. Bands on the score itself (the delivery threshold is lower).
+SCORE_LABELS = ((0.8, "strong"), (0.6, "good"), (0.0, "possible"))
+LABEL_NAMES = {
+    "strong": {"it": "Abbinamento forte", "en": "Strong match"},
+    "good": {"it": "Abbinamento buono", "en": "Good match"},
+    "possible": {"it": "Abbinamento possibile", "en": "Possible match"},
+}
+
+
+def score_label(score: float) -> str:
+    """The word a person reads: "strong", "good" or "possible"."""
+    return next(label for floor, label in SCORE_LABELS if score >= floor)
+
+
+def score_percent(score: float) -> str:
+    return f"{round(score * 100)}%"
+
 
 # Cosines of the English pivot texts above these read as "close" / "related" to a person.
 SEMANTIC_CLOSE, SEMANTIC_RELATED = 0.6, 0.4
@@ -109,6 +128,8 @@ def _localised(key: str, value: Any, lang: str) -> Any:
         return SIDE_NAMES[value][lang]
     if key.endswith("_lang"):
         return LANGUAGE_NAMES[value][lang]
+    if key == "label":
+        return LABEL_NAMES[value][lang]
     return value
 
 
@@ -162,8 +183,9 @@ def explanation_of(
     summary = render(
         "summary",
         {
-            "score": f"{score:.2f}",
-            **{k: f"{features[k]:.2f}" for k in ("semantic", "gist", "lexical", "trl_fit")},
+            "label": score_label(score),
+            "percent": score_percent(score),
+            **{k: f"{features.get(k, 0.0):.2f}" for k in ("semantic", "gist", "lexical", "trl_fit", "multi")},
             "same_area": "✓" if features["same_area"] else "✗",
         },
     )
@@ -176,11 +198,24 @@ def explanation_of(
     }
 
 
-def _advice(side: PostingSummary) -> list[Reason]:
+class _Written(Protocol):
+    kind: str
+    language: str
+    trl: int | None
+    description: str
+    keywords: list[str]
+
+
+def posting_advice(posting: _Written) -> list[dict[str, str]]:
+    """What would help a posting be found, in both languages (shown when it found no suggestion)."""
+    return [render(code, params) for code, params in _advice(posting)]
+
+
+def _advice(side: _Written) -> list[Reason]:
     advice: list[Reason] = []
     if side.trl is None:
         advice.append(("add_trl", {"side": side.kind}))
-    if len(side.keywords) < 3:
+    if len(side.keywords or []) < 3:
         advice.append(("add_keywords", {"side": side.kind}))
     if len(side.description.split()) < 40:
         advice.append(("add_detail", {"side": side.kind}))

@@ -1,8 +1,8 @@
 """Hybrid retrieval and ranking over the replica, and the delivery rule.
 
-Candidates come from two retrievers, so that neither words nor meaning alone decide who is
-considered: the nearest whole-text vectors (FAISS) and the best TF-IDF matches of the English
-pivot terms. Every candidate is then scored on the same features with the calibrated model.
+Candidates come from three retrievers, so that neither words nor meaning alone decide who is
+considered: the nearest whole-text vectors (FAISS), the best TF-IDF matches of the English
+pivot terms, and the nearest raw-text vectors of the multilingual second encoder (if any). Every candidate is then scored on the same features with the calibrated model.
 The evaluation harness calls these very functions: what it measures is what the matcher does.
 """
 
@@ -36,9 +36,14 @@ def pair_features(replica: IndexReplica, probe: Probe, ids: list[int]) -> np.nda
     else:
         trl = [trl_fit(replica.facts[i].trl, probe.facts.trl) for i in ids]
     across = np.array([float(across_languages(replica.facts[i].language, probe.facts.language)) for i in ids])
+    if replica.multi is not None and probe.multi_vector is not None:
+        multi = replica.multi[kind].vectors(ids) @ probe.multi_vector
+    else:
+        multi = np.zeros(len(ids))
     return np.column_stack(
-        [semantic, gist, lexical, same_area, trl, across, semantic * across, lexical * across]
-    ).astype(np.float64)
+        [semantic, gist, lexical, same_area, trl, across, semantic * across, lexical * across,
+         multi, multi * across]
+    ).astype(np.float64)  # fmt: skip
 
 
 def rank(
@@ -48,6 +53,7 @@ def rank(
     kind = opposite(probe.facts.kind)
     found = {i for i, _ in replica.search(kind, probe.vector, candidates)}
     found.update(i for i, _ in replica.lexical.search(kind, probe.terms, candidates))
+    found.update(i for i, _ in replica.search_multi(kind, probe.multi_vector, candidates))
     ids = sorted(
         i
         for i in found

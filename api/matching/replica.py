@@ -61,12 +61,19 @@ class Probe:
     vector: np.ndarray
     head_vector: np.ndarray
     terms: dict[str, int]
+    # The second encoder's vector of the raw text (None: no second encoder, or not embedded yet).
+    multi_vector: np.ndarray | None = None
 
 
 class IndexReplica:
-    def __init__(self, *, model: str, dim: int, margin_seconds: float) -> None:
+    def __init__(
+        self, *, model: str, dim: int, margin_seconds: float, multi_model: str = "", multi_dim: int = 0
+    ) -> None:
         self.model = model
         self.dim = dim
+        # The second encoder's stored id ("" none): only vectors it made enter its index.
+        self.multi_model = multi_model
+        self.multi_dim = multi_dim if multi_model else 0
         self.margin = timedelta(seconds=margin_seconds)
         self._sync_lock = threading.Lock()
         self._clear()
@@ -74,6 +81,9 @@ class IndexReplica:
     def _clear(self) -> None:
         self.indexes = {kind: VectorIndex(self.dim) for kind in KINDS}  # whole-text vectors
         self.heads = {kind: VectorIndex(self.dim) for kind in KINDS}  # title + keywords vectors
+        # Raw-text vectors of the second encoder; a posting it has not embedded (yet) holds zeros,
+        # so its cosine reads 0 until `reindex` catches up.
+        self.multi = {kind: VectorIndex(self.multi_dim) for kind in KINDS} if self.multi_dim else None
         self.lexical = LexicalIndex()
         self.facts: dict[int, PostingFacts] = {}
         self._synced_from: datetime | None = None
@@ -90,6 +100,8 @@ class IndexReplica:
                     Embedding.vector,
                     Embedding.head_vector,
                     Embedding.terms,
+                    Embedding.multi_vector,
+                    Embedding.multi_model,
                     Posting.organisation_id,
                     Posting.s3_area,
                     Posting.trl,
@@ -130,6 +142,8 @@ class IndexReplica:
             if ids:
                 self.indexes[kind].remove(ids)
                 self.heads[kind].remove(ids)
+                if self.multi is not None:
+                    self.multi[kind].remove(ids)
                 for posting_id in ids:
                     self.lexical.remove(posting_id)
                     self.facts.pop(posting_id, None)
@@ -143,6 +157,8 @@ class IndexReplica:
                 ids = [r.posting_id for r in active]
                 self.indexes[kind].upsert(ids, np.stack([vector_from_bytes(r.vector) for r in active]))
                 self.heads[kind].upsert(ids, np.stack([vector_from_bytes(r.head_vector) for r in active]))
+                if self.multi is not None:
+                    self.multi[kind].upsert(ids, np.stack([self._multi_of(r) for r in active]))
                 for r in active:
                     self.lexical.upsert(r.posting_id, kind, r.terms or {})
                     self.facts[r.posting_id] = PostingFacts(
@@ -151,9 +167,17 @@ class IndexReplica:
             if inactive:
                 self.indexes[kind].remove(inactive)
                 self.heads[kind].remove(inactive)
+                if self.multi is not None:
+                    self.multi[kind].remove(inactive)
                 for posting_id in inactive:
                     self.lexical.remove(posting_id)
                     self.facts.pop(posting_id, None)
+
+    def _multi_of(self, row) -> np.ndarray:  # type: ignore[no-untyped-def]
+        raw = getattr(row, "multi_vector", None)
+        if raw is None or getattr(row, "multi_model", "") != self.multi_model:
+            return np.zeros(self.multi_dim, dtype=np.float32)
+        return vector_from_bytes(raw)
 
     def __contains__(self, posting_id: int) -> bool:
         return posting_id in self.facts
@@ -167,10 +191,18 @@ class IndexReplica:
             self.indexes[facts.kind].vectors([posting_id])[0],
             self.heads[facts.kind].vectors([posting_id])[0],
             self.lexical.terms_of(posting_id),
+            self.multi[facts.kind].vectors([posting_id])[0] if self.multi is not None else None,
         )
 
     def search(self, kind: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         scores, ids = self.indexes[kind].search(vector.reshape(1, -1), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def search_multi(self, kind: str, vector: np.ndarray | None, k: int) -> list[tuple[int, float]]:
+        """Nearest raw-text vectors of the second encoder (none without one)."""
+        if self.multi is None or vector is None or not vector.any():
+            return []
+        scores, ids = self.multi[kind].search(vector.reshape(1, -1), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def reset(self) -> None:

@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.clusters.service import initial_status
-from api.jobs import EMBED_POSTING, JobBuffer
+from api.core.jobs import EMBED_POSTING, JobBuffer
+from api.core.settings import Settings
 from api.matching.explain import PostingSummary, explanation_of
 from api.matching.ranking import Candidate, clearly_fitting, deliverable, rank, score_against
 from api.matching.replica import IndexReplica, PostingFacts, Probe, vector_from_bytes
@@ -25,7 +26,6 @@ from api.models.base import utcnow
 from api.models.enums import PipelineState, PostingStatus, SuggestionStatus
 from api.notifications.service import dispatch
 from api.postings.service import open_at_revision
-from api.settings import Settings
 from api.suggestions.capacity import Budget, deliver_or_wait
 from api.suggestions.service import OPEN_STATUSES, announce, withdraw
 from embeddings.concepts import concept_side
@@ -57,13 +57,17 @@ class MatchPolicy:
         )
 
 
-def probe_of(posting: Posting, embedding: Embedding) -> Probe:
+def probe_of(posting: Posting, embedding: Embedding, multi_model: str = "") -> Probe:
     return Probe(
         posting.id,
         PostingFacts(posting.kind, posting.organisation_id, posting.s3_area, posting.trl, posting.language),
         vector_from_bytes(embedding.vector),
         vector_from_bytes(embedding.head_vector or b""),
         dict(embedding.terms or {}),
+        # Another second encoder's vector is not comparable with the replica's: left out (unknown).
+        vector_from_bytes(embedding.multi_vector)
+        if embedding.multi_vector and multi_model and embedding.multi_model == multi_model
+        else None,
     )
 
 
@@ -95,7 +99,7 @@ def match_posting(
         return 0
 
     replica.sync(session)
-    probe = probe_of(posting, embedding)
+    probe = probe_of(posting, embedding, replica.multi_model)
     ranked = rank(replica, probe, policy.calibration, candidates=policy.candidates)
 
     @functools.cache

@@ -1,4 +1,4 @@
-"""Alembic environment: the URL comes from the caller (api.migrate), the schema from api.models."""
+"""Alembic environment: the URL comes from the caller (api.core.migrate), the schema from api.models."""
 
 from __future__ import annotations
 

@@ -27,6 +27,9 @@ class Embedding(Base):
     head_vector: Mapped[bytes | None] = mapped_column(LargeBinary)  # title and keywords
     # English-pivot stems and their counts, for the lexical index.
     terms: Mapped[dict[str, int] | None] = mapped_column(JSON)
+    # The multilingual second encoder's vector of the raw text, and that encoder's id ("" none).
+    multi_vector: Mapped[bytes | None] = mapped_column(LargeBinary)
+    multi_model: Mapped[str] = mapped_column(String(200), default="", server_default="")
     posting_revision: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from api.jobs import DELIVER_NOTIFICATION, JobBuffer
+from api.core.jobs import DELIVER_NOTIFICATION, JobBuffer
+from api.core.uow import UnitOfWork
 from api.models import Delivery, Notification, User
 from api.models.base import utcnow
 from api.notifications.channels import DEFERRED, FAILED, PENDING, SENT, SKIPPED, Channel
 from api.notifications.rules import DEFER, SEND
 from api.operations.metrics import count_delivery
-from api.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from api.jobs import SEND_DIGEST, JobBuffer
+from api.core.jobs import SEND_DIGEST, JobBuffer
 from api.mail.compose import digest_email
 from api.models import Delivery, Notification, User
 from api.models.base import utcnow

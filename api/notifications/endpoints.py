@@ -12,8 +12,8 @@ from fastapi import APIRouter, Header, Query, Request
 from sse_starlette.sse import EventSourceResponse
 
 from api.auth.sessions import session_is_live
-from api.deps import AuthenticatedDep, CurrentUser, ResourcesDep, UowDep
-from api.fields import MAX_DB_INT, AfterIdQuery, DbId
+from api.http.deps import AuthenticatedDep, CurrentUser, ResourcesDep, UowDep
+from api.http.fields import MAX_DB_INT, AfterIdQuery, DbId
 from api.notifications import service
 from api.notifications.bus import channel_for
 

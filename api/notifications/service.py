@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from api.errors import NotFound
-from api.jobs import DELIVER_NOTIFICATION, JobBuffer
+from api.core.errors import NotFound
+from api.core.jobs import DELIVER_NOTIFICATION, JobBuffer
 from api.models import Delivery, Notification, User
 from api.models.base import utcnow
 

@@ -18,11 +18,11 @@ import redis
 from sqlalchemy import and_, func, inspect, select, text
 from sqlalchemy.engine import Engine
 
+from api.core.settings import Settings
 from api.models import Embedding, Posting
 from api.models.base import utcnow
 from api.models.enums import PipelineState, PostingStatus
 from api.operations.deadletters import NAMESPACE, count_dead_letters
-from api.settings import Settings
 
 Level = Literal["ok", "warn", "fail"]
 LEVELS: tuple[Level, ...] = ("ok", "warn", "fail")
@@ -210,7 +210,7 @@ def as_json(findings: list[Finding], facts: Facts) -> dict[str, Any]:
 def gather_facts(
     settings: Settings, engine: Engine, client: redis.Redis, *, now: datetime | None = None
 ) -> Facts:
-    from api.indexing import GENERATION_KEY
+    from api.matching.indexing import GENERATION_KEY
     from embeddings.representation import index_model_id
 
     now = now or utcnow()
@@ -318,8 +318,8 @@ def _as_datetime(value: Any) -> datetime | None:
 
 
 def job_queues() -> list[str]:
-    """Every queue a job of ours goes to (read from the JobSpec constants in api.jobs)."""
-    import api.jobs as jobs
+    """Every queue a job of ours goes to (read from the JobSpec constants in api.core.jobs)."""
+    import api.core.jobs as jobs
 
     return sorted({spec.queue_name for spec in vars(jobs).values() if isinstance(spec, jobs.JobSpec)})
 
@@ -358,7 +358,7 @@ def ready_messages(client: redis.Redis) -> dict[str, int]:
 
 def _heartbeats(client: redis.Redis) -> dict[str, float]:
     """Seconds since each live worker process's last heartbeat (workers/heartbeat.py)."""
-    from api.processes import HEARTBEAT_KEY_PREFIX
+    from api.cli.processes import HEARTBEAT_KEY_PREFIX
 
     beats = {}
     now = time.time()

@@ -2,7 +2,7 @@
 
 The API takes a request's id from `X-Request-ID` (or makes one), returns it in the response
 and keeps it in a context variable; jobs enqueued during the request carry it in their
-message options (`api.jobs.JobBuffer.flush`), and a worker puts it back in the context, with
+message options (`api.core.jobs.JobBuffer.flush`), and a worker puts it back in the context, with
 the message id, while it runs the message, so jobs enqueued by that job carry it on. Every
 log record gets both as attributes, whatever logger wrote it.
 """
@@ -29,6 +29,13 @@ REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(process)d %(name)s%(context)s: %(message)s"
+# No secret reaches a log line through a URL, even one a client wrongly sends there.
+_SECRET_QUERY = re.compile(r"([?&][^=&#\s]*(?:token|password|secret|csrf)[^=&#\s]*=)[^&#\s]*", re.IGNORECASE)
+
+
+def redact_query(url: str) -> str:
+    """`/stream?access_token=eyJ…&x=1` -> `/stream?access_token=[redacted]&x=1`."""
+    return _SECRET_QUERY.sub(r"\1[redacted]", url)
 
 
 def current_request_id() -> str | None:
@@ -42,6 +49,9 @@ _base_factory = logging.getLogRecordFactory()
 
 def _record_with_context(*args: Any, **kwargs: Any) -> logging.LogRecord:
     record = _base_factory(*args, **kwargs)
+    if record.name == "uvicorn.access" and isinstance(record.args, tuple) and len(record.args) > 2:
+        # uvicorn's access line: (client, method, path with query, http version, status).
+        record.args = (*record.args[:2], redact_query(str(record.args[2])), *record.args[3:])
     record.request_id = request_id_var.get()
     record.message_id = message_id_var.get()
     parts = [f"request={record.request_id}"] if record.request_id else []

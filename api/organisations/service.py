@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from api.errors import Forbidden
+from api.core.errors import Forbidden
 from api.models import Organisation, User
 from api.organisations.schemas import OrganisationCreate
 

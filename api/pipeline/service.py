@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.jobs import EMBED_POSTING, MATCH_POSTING, JobBuffer
+from api.core.jobs import EMBED_POSTING, MATCH_POSTING, JobBuffer
 from api.models import Embedding, Posting
 from api.models.base import utcnow
 from api.models.enums import PipelineState, PostingStatus
@@ -41,14 +41,19 @@ def task_for(posting: Posting | object, revision: int) -> EmbeddingTask:
 
 
 def embedding_task(
-    session: Session, *, jobs: JobBuffer, posting_id: int, revision: int, model: str
+    session: Session, *, jobs: JobBuffer, posting_id: int, revision: int, model: str, multi_model: str = ""
 ) -> EmbeddingTask | None:
     """What to embed for this message, or None when there is nothing (left) to do."""
     posting = open_at_revision(session, posting_id, revision)
     if posting is None:
         return None
     embedding = session.get(Embedding, posting_id)
-    if embedding is not None and embedding.posting_revision == revision and embedding.model == model:
+    if (
+        embedding is not None
+        and embedding.posting_revision == revision
+        and embedding.model == model
+        and embedding.multi_model == multi_model
+    ):
         # Already embedded by an earlier delivery of this message: move on to matching.
         if posting.pipeline_state != PipelineState.matched.value:
             jobs.enqueue(MATCH_POSTING, posting_id, revision)
@@ -57,9 +62,17 @@ def embedding_task(
 
 
 def store_embedding(
-    session: Session, *, jobs: JobBuffer, task: EmbeddingTask, encoded: np.ndarray, model: str
+    session: Session,
+    *,
+    jobs: JobBuffer,
+    task: EmbeddingTask,
+    encoded: np.ndarray,
+    model: str,
+    multi_vector: np.ndarray | None = None,
+    multi_model: str = "",
 ) -> bool:
-    """Store the encoder's rows for `task.representation.texts`; False if the posting moved on."""
+    """Store the encoder's rows for `task.representation.texts` (and the second encoder's vector
+    of `task.representation.raw`, if any); False if the posting moved on."""
     posting = open_at_revision(session, task.posting_id, task.revision)
     if posting is None:
         return False  # closed or edited while we were encoding
@@ -75,6 +88,8 @@ def store_embedding(
     embedding.vector = _to_bytes(vector)
     embedding.head_vector = _to_bytes(head_vector)
     embedding.terms = task.representation.terms
+    embedding.multi_vector = None if multi_vector is None else _to_bytes(multi_vector)
+    embedding.multi_model = multi_model if multi_vector is not None else ""
     embedding.posting_revision = task.revision
     embedding.active = True
     embedding.changed_at = now

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from api.deps import CurrentUser, UowDep
-from api.fields import DbId, Offset
+from api.http.deps import CurrentUser, UowDep
+from api.http.fields import DbId, Offset
 from api.models.enums import PostingKind, PostingStatus
 from api.postings import service
 from api.postings.schemas import PostingCreate, PostingRead, PostingUpdate, posting_read

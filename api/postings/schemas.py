@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field, field_validator
 
-from api.fields import CleanLine, CleanLongText, RequestBody, keyword_key
+from api.http.fields import CleanLine, CleanLongText, RequestBody, keyword_key
 from api.models.enums import PostingKind, S3Area
 
 # An expiry further out than this is a typo (or a probe for the date range), not a plan.

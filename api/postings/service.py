@@ -9,8 +9,8 @@ from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from api.authz import policy
-from api.errors import Forbidden, InvalidInput, NotFound
-from api.jobs import EMBED_POSTING, JobBuffer
+from api.core.errors import Forbidden, InvalidInput, NotFound
+from api.core.jobs import EMBED_POSTING, JobBuffer
 from api.models import Embedding, Posting, Suggestion, User
 from api.models.base import utcnow
 from api.models.enums import PipelineState, PostingStatus
@@ -62,26 +62,29 @@ def get_posting(session: Session, posting_id: int) -> Posting:
 def _reached_via(session: Session, user: User, posting: Posting) -> Suggestion | None:
     """The suggestion through which this user reaches another organisation's posting, if any.
 
-    The one that reveals the most (introduced first), among the suggestions the user can see.
+    A pair with the user's own organisation comes first, whatever its status (the user then
+    reads the posting as a party, see `policy.hidden_posting_fields`); among those, or else among
+    the suggestions the user can see, the one that reveals the most (introduced first).
     """
-    query = (
-        select(Suggestion)
-        .where(
-            or_(Suggestion.need_id == posting.id, Suggestion.offer_id == posting.id),
-            policy.visible_suggestions_filter(user),
+    linked = or_(Suggestion.need_id == posting.id, Suggestion.offer_id == posting.id)
+    reveals_most = (case((Suggestion.status == policy.IDENTITY_REVEALED, 0), else_=1), Suggestion.id)
+    if user.organisation_id is not None:
+        own = select(Posting.id).where(Posting.organisation_id == user.organisation_id)
+        pairs = or_(Suggestion.need_id.in_(own), Suggestion.offer_id.in_(own))
+        found = session.scalars(
+            select(Suggestion).where(linked, pairs).order_by(policy.party_visible_first(), *reveals_most)
         )
-        .order_by(case((Suggestion.status == policy.IDENTITY_REVEALED, 0), else_=1), Suggestion.id)
-        .limit(1)
-    )
-    return session.scalars(query).unique().first()
+        if (suggestion := found.unique().first()) is not None:
+            return suggestion
+    query = select(Suggestion).where(linked, policy.visible_suggestions_filter(user)).order_by(*reveals_most)
+    return session.scalars(query.limit(1)).unique().first()
 
 
 def readable_posting(session: Session, *, user: User, posting_id: int) -> tuple[Posting, frozenset[str]]:
     """The posting and the fields this user may not read; 404 when it may not read it at all."""
     posting = get_posting(session, posting_id)
-    hidden = policy.hidden_posting_fields(user, posting)
-    if hidden is None:
-        hidden = policy.hidden_posting_fields(user, posting, via=_reached_via(session, user, posting))
+    via = None if policy.belongs_to(user, posting.organisation_id) else _reached_via(session, user, posting)
+    hidden = policy.hidden_posting_fields(user, posting, via=via)
     if hidden is None:
         # 404, not 403: another organisation's postings are not even confirmed to exist.
         raise NotFound(f"Posting {posting_id} does not exist.")

@@ -6,8 +6,8 @@ import json
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import CurrentUser, UowDep
-from api.fields import DbId
+from api.http.deps import CurrentUser, UowDep
+from api.http.fields import DbId
 from api.privacy import service
 from api.privacy.schemas import AdminOrganisationDeletion, OrganisationDeletion
 

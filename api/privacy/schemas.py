@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from api.fields import CleanLine, RequestBody
+from api.http.fields import CleanLine, RequestBody
 
 
 class OrganisationDeletion(RequestBody):

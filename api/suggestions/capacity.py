@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.jobs import JobBuffer
+from api.core.jobs import JobBuffer
+from api.core.settings import Settings
 from api.models import Posting, Suggestion
 from api.models.enums import SuggestionStatus
 from api.notifications.service import dispatch
-from api.settings import Settings
 from api.suggestions.service import announce
 
 DAY = timedelta(days=1)

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from api.authz import policy
-from api.deps import CurrentUser, UowDep
-from api.fields import DbId, DbIdQuery, Offset
+from api.http.deps import CurrentUser, UowDep
+from api.http.fields import DbId, DbIdQuery, Offset
 from api.models import Posting, Suggestion, User
 from api.models.enums import SuggestionStatus
 from api.postings.schemas import PostingRead, posting_read

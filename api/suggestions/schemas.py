@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.fields import CleanLongText, RequestBody
+from api.http.fields import CleanLongText, RequestBody
 from api.postings.schemas import PostingRead
 
 

@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 from api.audit import service as audit
 from api.authz import policy
-from api.errors import Forbidden, InvalidInput, NotFound
-from api.jobs import JobBuffer
+from api.core.errors import Forbidden, InvalidInput, NotFound
+from api.core.jobs import JobBuffer
 from api.models import Organisation, Posting, Suggestion, User
 from api.models.base import utcnow
 from api.models.enums import NotificationKind, SuggestionStatus

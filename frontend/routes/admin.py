@@ -14,8 +14,8 @@ from api.auth import service as auth_service
 from api.auth.service import change_role
 from api.authz import policy
 from api.clusters.service import auto_deliver_thresholds, set_policy
-from api.deps import ResourcesDep, UowDep
-from api.errors import Forbidden, InvalidInput
+from api.core.errors import Forbidden, InvalidInput
+from api.http.deps import ResourcesDep, UowDep
 from api.models import Organisation, User
 from api.models.enums import Role, S3Area
 from api.operations.deadletters import DeadLetter, list_dead_letters, retry_dead_letters

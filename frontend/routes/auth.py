@@ -11,8 +11,8 @@ from pydantic import ValidationError
 from api.auth import reset
 from api.auth import service as auth_service
 from api.auth.schemas import RegisterRequest
-from api.deps import ResourcesDep, ThrottleDep, UowDep
-from api.errors import Conflict, DomainError, Forbidden, InvalidInput, TooManyRequests
+from api.core.errors import Conflict, DomainError, Forbidden, InvalidInput, TooManyRequests
+from api.http.deps import ResourcesDep, ThrottleDep, UowDep
 from api.models.enums import OrganisationType
 from frontend.i18n import LANGUAGES, language_of, translator
 from frontend.session import (
@@ -150,6 +150,7 @@ def change_password(
     request: Request,
     uow: UowDep,
     user: WebUser,
+    throttle: ThrottleDep,
     current_password: Annotated[str, Form()] = "",
     new_password: Annotated[str, Form()] = "",
 ) -> RedirectResponse:
@@ -161,7 +162,10 @@ def change_password(
             current=found[0] if found else None,
             current_password=current_password,
             new_password=new_password,
+            throttle=throttle,
         )
+    except TooManyRequests:
+        return redirect("/app/profile?password_error=limited#password")
     except Forbidden:
         return redirect("/app/profile?password_error=wrong#password")
     except InvalidInput:

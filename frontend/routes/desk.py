@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from api.authz import policy
 from api.clusters.dashboard import cluster_dashboard
 from api.clusters.export import TABLES, dashboard_csv
-from api.deps import ResourcesDep, UowDep
-from api.errors import Forbidden, NotFound
+from api.core.errors import Forbidden, NotFound
+from api.http.deps import ResourcesDep, UowDep
 from api.models import User
 from api.models.enums import SuggestionStatus
 from api.suggestions import capacity

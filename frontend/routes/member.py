@@ -9,7 +9,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from api.authz import policy
-from api.deps import ResourcesDep, UowDep
+from api.http.deps import ResourcesDep, UowDep
+from api.matching.explain import posting_advice
 from api.models.enums import EmailFrequency, OrganisationType, PostingKind
 from api.organisations.schemas import OrganisationCreate
 from api.organisations.service import update_organisation
@@ -27,13 +28,22 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protected
 def dashboard(request: Request, resources: ResourcesDep, uow: UowDep, user: WebUser) -> Response:
     if user.organisation_id is None:
         return redirect(home_of(user))
+    postings = list_postings(uow.session, user=user, mine=True, limit=100)
+    found = suggestions.list_suggestions(uow.session, user=user, limit=100)
+    suggested = {p.id for s in found for p in (s.need, s.offer)}
     return render(
         request,
         resources,
         "dashboard.html",
         user=user,
-        postings=list_postings(uow.session, user=user, mine=True, limit=100),
-        suggestions=suggestions.list_suggestions(uow.session, user=user, limit=100),
+        postings=postings,
+        suggestions=found,
+        # No silent dead ends: a matched posting without a suggestion says so, with what would help.
+        dead_ends={
+            p.id: posting_advice(p)
+            for p in postings
+            if p.pipeline_state == "matched" and p.id not in suggested
+        },
     )
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 from api.audit import service as audit
 from api.audit.endpoints import require_auditor
 from api.audit.export import audit_csv
-from api.deps import ResourcesDep, UowDep
+from api.http.deps import ResourcesDep, UowDep
 from api.privacy import service as privacy
 from api.privacy.endpoints import export_response
 from frontend.session import SESSION_COOKIE, csrf_protected

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from api.audit.export import audit_csv, neutralise
 from api.auth.service import create_user
-from api.db import sessions_for, unit_of_work
+from api.core.db import sessions_for, unit_of_work
 from api.models import AuditEvent, User
 from api.models.base import utcnow
 from api.models.enums import Role
@@ -129,6 +129,18 @@ def test_role_and_review_policy_changes_are_recorded(client, desk):
     assert (role.object_type, role.object_id) == ("user", str(target))
     assert role.details["from"]["role"] == "member"
     assert role.details["to"] == {"role": "facilitator", "clusters": ["agrifood"]}
+
+
+def test_disabling_and_enabling_an_account_are_recorded(client, desk):
+    admin = login(client, "root@example.it")
+    target = desk["lab"]["user"]["id"]
+    assert client.post(f"/api/v1/admin/users/{target}/disable", headers=admin).status_code == 200
+    assert client.post(f"/api/v1/admin/users/{target}/enable", headers=admin).status_code == 200
+    (disabled,) = events(desk["sessions"], "user.disable")
+    (enabled,) = events(desk["sessions"], "user.enable")
+    assert (disabled.object_type, disabled.object_id) == ("user", str(target))
+    assert disabled.actor_email == "root@example.it" and disabled.details["was_disabled"] is False
+    assert enabled.details["was_disabled"] is True
 
 
 def test_only_admins_read_the_audit_log(client, desk):

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from api.db import sessions_for, unit_of_work
-from api.jobs import JobBuffer
+from api.core.db import sessions_for, unit_of_work
+from api.core.jobs import JobBuffer
 from api.models import Notification, Suggestion
 from api.models.base import utcnow
 from api.suggestions.capacity import Budget, deliver_or_wait, release_waiting

@@ -9,10 +9,10 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from api.cli import main
-from api.db import sessions_for, unit_of_work
+from api.core.db import sessions_for, unit_of_work
+from api.core.settings import override_settings
 from api.models import Posting, User
 from api.models.base import utcnow
-from api.settings import override_settings
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_users_create_makes_a_facilitator_with_clusters_and_refuses_duplicates(c
         user = session.scalar(select(User).where(User.email == "facilitatore@example.it"))
         assert user.role == "facilitator" and user.clusters == ["agrifood", "construction"]
     again = cli.invoke(main, args)
-    assert again.exit_code != 0 and "already exists" in again.output
+    assert again.exit_code != 0 and "cannot be used for a new account" in again.output
     bad = cli.invoke(
         main,
         ["users", "create", "--email", "x@example.it", "--password", "a-long-password", "--cluster", "space"],

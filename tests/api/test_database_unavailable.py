@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from api.app import create_app
-from api.unavailable import is_database_trouble
+from api.http.app import create_app
+from api.http.unavailable import is_database_trouble
 from tests.helpers import register
 from tests.infra import migrated_database
 from tests.infra import test_settings as make_settings

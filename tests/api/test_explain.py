@@ -1,6 +1,6 @@
 from string import Formatter
 
-from api.matching.explain import MESSAGES, PostingSummary, explanation_of, render
+from api.matching.explain import MESSAGES, PostingSummary, explanation_of, render, score_label, score_percent
 from embeddings.concepts import concept_side
 
 FEATURES = {"semantic": 0.66, "gist": 0.5, "lexical": 0.3, "same_area": 1.0, "trl_fit": 1.0}
@@ -65,8 +65,8 @@ def test_explanation_shows_concepts_matched_across_languages_and_the_score_parts
         contributions={"semantic": 5.0},
         weight=lambda stem: 1.0,
     )
-    assert explanation["summary"]["it"].startswith("Punteggio 0.71")
-    assert explanation["summary"]["en"].startswith("Score 0.71")
+    assert explanation["summary"]["it"].startswith("Abbinamento buono (punteggio 71%). Dettagli:")
+    assert explanation["summary"]["en"].startswith("Good match (score 71%). Details:")
     codes = [r["code"] for r in explanation["reasons"]]
     assert codes[:2] == ["semantic_close", "shared_concepts"]
     assert {"matching_sentences", "across_languages", "same_area", "trl_fits"} <= set(codes)
@@ -76,3 +76,14 @@ def test_explanation_shows_concepts_matched_across_languages_and_the_score_parts
     assert explanation["parts"]["features"] == FEATURES
     advice = {(a["code"]) for a in explanation["advice"]}
     assert "add_english_keywords" in advice  # the Italian need could be found by more labs
+
+
+def test_a_score_reads_as_a_word_with_its_percentage():
+    assert [score_label(s) for s in (0.97, 0.8, 0.79, 0.6, 0.31)] == [
+        "strong",
+        "strong",
+        "good",
+        "good",
+        "possible",
+    ]
+    assert score_percent(0.314) == "31%" and score_percent(1.0) == "100%"

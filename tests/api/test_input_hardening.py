@@ -6,7 +6,7 @@ import unicodedata
 
 import pytest
 
-from api.fields import clean_text, keyword_key
+from api.http.fields import clean_text, keyword_key
 from tests.helpers import register
 from tests.samples import VISION_NEED
 

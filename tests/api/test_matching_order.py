@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from api.db import unit_of_work
+from api.core.db import unit_of_work
+from api.core.jobs import JobBuffer
+from api.core.settings import Settings
 from api.evaluation.dataset import EvalPosting, EvalSet
 from api.evaluation.harness import loaded
-from api.jobs import JobBuffer
 from api.matching.service import MatchPolicy, match_posting
 from api.models import Embedding, Posting, Suggestion
 from api.models.base import utcnow
-from api.settings import Settings
 from api.suggestions.service import OPEN_STATUSES
 from embeddings.encoder import Encoder
 

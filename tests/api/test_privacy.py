@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import func, select
 
 from api.auth.service import create_user
-from api.db import sessions_for, unit_of_work
-from api.jobs import JobBuffer
+from api.core.db import sessions_for, unit_of_work
+from api.core.jobs import JobBuffer
 from api.matching.replica import IndexReplica
 from api.models import (
     AuditEvent,

@@ -14,8 +14,16 @@ import yaml
 from click.testing import CliRunner
 
 from api.cli import main
-from api.processes import RestartPolicy, Supervisor, alive_workers, describe_exit, heartbeat_key, stop_all
-from api.settings import Settings, override_settings
+from api.cli.processes import (
+    RestartPolicy,
+    Supervisor,
+    alive_workers,
+    api_command,
+    describe_exit,
+    heartbeat_key,
+    stop_all,
+)
+from api.core.settings import Settings, override_settings
 from workers.heartbeat import Heartbeat
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,3 +145,12 @@ def test_compose_restarts_and_health_checks_the_api_and_the_worker():
     assert api["restart"] == worker["restart"] == "unless-stopped"
     assert "/readyz" in " ".join(api["healthcheck"]["test"])
     assert worker["healthcheck"]["test"] == ["CMD", "clustermatch", "worker-health"]
+
+
+def test_the_api_believes_no_forwarded_header_unless_told_which_proxies():
+    # uvicorn's default trusts X-Forwarded-For from 127.0.0.1: a local process could pick the
+    # address the rate limits and the audit log see.
+    plain = api_command(Settings(environment="test"))
+    assert "--no-proxy-headers" in plain and "--forwarded-allow-ips" not in plain
+    behind = api_command(Settings(environment="test", forwarded_allow_ips="10.0.0.5"))
+    assert behind[behind.index("--forwarded-allow-ips") + 1] == "10.0.0.5"

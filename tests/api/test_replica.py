@@ -7,8 +7,8 @@ from datetime import timedelta
 import numpy as np
 from sqlalchemy import update
 
-from api.db import sessions_for, unit_of_work
-from api.jobs import JobBuffer
+from api.core.db import sessions_for, unit_of_work
+from api.core.jobs import JobBuffer
 from api.matching.replica import IndexReplica
 from api.models import Embedding
 from api.models.base import utcnow

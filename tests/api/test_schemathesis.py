@@ -23,10 +23,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from api.app import create_app
 from api.auth.service import create_user
+from api.core.settings import Settings
+from api.http.app import create_app
 from api.models.enums import Role
-from api.settings import Settings
 from tests.helpers import register
 from tests.samples import VISION_NEED
 

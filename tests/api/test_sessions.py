@@ -22,16 +22,16 @@ import uvicorn
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from api.app import create_app
 from api.auth.passwords import legacy_scrypt_hash
 from api.auth.ratelimit import RateLimiter
 from api.auth.service import authenticate, create_user
-from api.db import sessions_for, unit_of_work
-from api.errors import Unauthorized
+from api.core.db import sessions_for, unit_of_work
+from api.core.errors import Unauthorized
+from api.core.settings import Settings
+from api.http.app import create_app
 from api.models import AuthSession, User
 from api.models.enums import Role
 from api.notifications.bus import publish
-from api.settings import Settings
 from tests.e2e.stack import free_port
 from tests.helpers import register, wait_for
 
@@ -353,6 +353,44 @@ def test_registrations_per_address_are_limited(limited):
         },
     )
     assert third.status_code == 429 and "retry-after" in third.headers
+
+
+def test_guesses_from_another_address_do_not_lock_the_owner_out(limited):
+    email = register(limited)["user"]["email"]
+    with TestClient(limited.app, client=("203.0.113.9", 4000)) as attacker:
+        for _ in range(5):
+            attacker.post("/api/v1/auth/token", json={"email": email, "password": "wrong-one"})
+        locked = attacker.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+        assert locked.status_code == 429
+    owner = limited.post("/api/v1/auth/token", json={"email": email, "password": PASSWORD})
+    assert owner.status_code == 200
+
+
+def test_concurrent_guesses_cannot_slip_past_the_account_limit(limited):
+    email = register(limited)["user"]["email"]
+    statuses: list[int] = []
+
+    def guess() -> None:
+        answer = limited.post("/api/v1/auth/token", json={"email": email, "password": "wrong-one"})
+        statuses.append(answer.status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Every attempt is counted before the password is checked: at most the limit (3) are checked.
+    assert statuses.count(401) == 3 and statuses.count(429) == 7
+
+
+def test_guesses_of_the_current_password_are_limited(limited):
+    body = register(limited)
+    change = {"current_password": "wrong-one", "new_password": "another-long-one"}
+    answers = [
+        limited.post("/api/v1/auth/password", json=change, headers=body["headers"]).status_code
+        for _ in range(4)
+    ]
+    assert answers == [403, 403, 403, 429]
 
 
 def test_rate_limits_fail_open_when_redis_is_down(settings, caplog):

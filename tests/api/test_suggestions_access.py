@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from api.auth.service import create_user
-from api.db import sessions_for, unit_of_work
+from api.core.db import sessions_for, unit_of_work
 from api.models import Posting, Suggestion
 from api.models.enums import Role
 from api.notifications.service import notify_organisation

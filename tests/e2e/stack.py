@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import redis
 
-from api.processes import api_command, stop_all, worker_command
-from api.settings import Settings
+from api.cli.processes import api_command, stop_all, worker_command
+from api.core.settings import Settings
 from tests.helpers import wait_for
 
 

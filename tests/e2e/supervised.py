@@ -26,7 +26,7 @@ import httpx
 import redis
 from sqlalchemy import create_engine, inspect, text
 
-from api.processes import alive_workers
+from api.cli.processes import alive_workers
 from tests.e2e.expectations import DEMO, register_demo_members
 from tests.e2e.stack import free_port
 from tests.helpers import register, wait_for
@@ -450,10 +450,10 @@ def distance_to_the_rule_edge(database_url: str, pairs: set[tuple[str, str]]) ->
     """
     from sqlalchemy.orm import sessionmaker
 
+    from api.core.settings import Settings
     from api.matching.ranking import rank
     from api.matching.replica import IndexReplica
     from api.matching.service import MatchPolicy
-    from api.settings import Settings
 
     policy = MatchPolicy.from_settings(Settings(environment="test", match_max_per_posting=100))
     calibration = policy.calibration

@@ -18,7 +18,7 @@ from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from api.auth.service import create_user
 from api.clusters.service import set_policy
-from api.db import sessions_for, unit_of_work
+from api.core.db import sessions_for, unit_of_work
 from api.models.enums import Role
 from tests.e2e.stack import Stack
 from tests.infra import migrated_database
@@ -170,7 +170,7 @@ def test_company_lab_and_facilitator_walk_the_whole_journey(web_stack: Stack, br
     expect(company.locator("#bell-count")).to_have_text("0")  # opening the bell marks it read
     shot(company, "5-company-bell")
     company.click("#bell-list a")
-    expect(company.locator("h1")).to_contain_text("Punteggio")
+    expect(company.locator("h1")).to_contain_text("Abbinamento")
     shot(company, "6-company-suggestion")
     company.click("button[value=yes]")
     expect(company.locator("main")).to_contain_text("in attesa dell'altra parte")

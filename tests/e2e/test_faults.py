@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from api.core.settings import Settings
 from api.matching.service import MatchPolicy
-from api.settings import Settings
 from tests.e2e.expectations import MIN_FINAL_RECALL, check_suggestions, pairs_found_and_expected
 from tests.e2e.supervised import (
     Ingest,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from api.processes import STOP_GRACE_SECONDS
+from api.cli.processes import STOP_GRACE_SECONDS
 from tests.e2e.supervised import (
     OwnRedis,
     Poller,

@@ -46,3 +46,21 @@ def test_parallel_reader_pairs_rows(tmp_path):
         for split in ("train", "dev"):
             (tmp_path / f"stsb-{lang}-{split}.csv").write_text("\n".join(rows) + "\n")
     assert read_parallel_sts(tmp_path) == [("Un cane.", "A dog."), ("Un gatto.", "A cat.")]
+
+
+def test_a_word_one_typo_from_a_single_known_word_is_glossed_as_that_word():
+    lexicon = Lexicon(
+        words={"ispezione": ("inspection",), "saldatura": ("welding",), "visione": ("vision",)},
+        stems={"svilupp": ("development",)},
+        english=frozenset(),
+    )
+    assert lexicon.translate("ispezzione") == ("inspection",)  # a letter doubled
+    assert lexicon.translate("saldatrua") == ("welding",)  # two letters swapped
+    assert lexicon.translate("visone") == ("vision",)  # a letter dropped
+    assert lexicon.translate("sviluppiamo") == ("development",)  # by stem, as before
+    assert lexicon.translate("svilupiamo") == ("development",)  # a typo in the stem
+    assert lexicon.correct("tortellini") is None and lexicon.translate("tortellini") == ("tortellini",)
+    # Short words are left alone, and so is a word one typo from two known words.
+    assert Lexicon({"pane": ("bread",)}, {}, frozenset()).correct("pone") is None
+    twice = Lexicon({"mercato": ("market",), "mercati": ("markets",)}, {}, frozenset())
+    assert twice.correct("mercatu") is None

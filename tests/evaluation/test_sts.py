@@ -3,7 +3,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from api.evaluation.sts import load_sts, sts_spearman
+from api.evaluation.sts import cross_lingual_pairs, load_sts, sts_spearman, write_sts
 
 STS_TEST = Path("/work/shared/data/sts/sts-test.csv")
 
@@ -71,3 +71,15 @@ def test_real_sts_test_split_has_1379_pairs():
     assert len(pairs) == 1379
     assert pairs[0] == ("A girl is styling her hair.", "A girl is brushing her hair.", 2.5)
     assert all(0.0 <= gold <= 5.0 for _, _, gold in pairs)
+
+
+def test_cross_lingual_pairs_take_sentence_one_from_the_first_language_and_round_trip(tmp_path):
+    (tmp_path / "it.csv").write_text('Un gatto siede.,"Un gatto, seduto.",4.5\nPiove.,Il sole splende.,0.5\n')
+    (tmp_path / "en.csv").write_text('A cat sits.,"A cat, sitting.",4.5\nIt rains.,The sun shines.,0.5\n')
+    pairs = cross_lingual_pairs(tmp_path / "it.csv", tmp_path / "en.csv")
+    assert pairs == [("Un gatto siede.", "A cat, sitting.", 4.5), ("Piove.", "The sun shines.", 0.5)]
+    write_sts(pairs, tmp_path / "it-en.tsv")
+    assert load_sts(tmp_path / "it-en.tsv") == pairs
+    (tmp_path / "short.csv").write_text("A cat sits.,A cat.,4.5\n")
+    with pytest.raises(ValueError, match="not the same split"):
+        cross_lingual_pairs(tmp_path / "it.csv", tmp_path / "short.csv")

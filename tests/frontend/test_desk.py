@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from api.auth.service import create_user
-from api.db import sessions_for, unit_of_work
-from api.jobs import JobBuffer
+from api.core.db import sessions_for, unit_of_work
+from api.core.jobs import JobBuffer
 from api.models import Suggestion
 from api.models.enums import Role
 from tests import factories

@@ -6,11 +6,11 @@ import re
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.auth.service import create_user
-from api.db import sessions_for, unit_of_work
-from api.models import Suggestion, User
+from api.core.db import sessions_for, unit_of_work
+from api.models import Posting, Suggestion, User
 from api.models.enums import Role
 from tests import factories
 from tests.helpers import register
@@ -303,3 +303,24 @@ def test_a_member_edits_the_organisation_profile_and_the_contact_it_shares(compa
             "innovazione@ingranaggi.example.it",
         )
         assert organisation.clusters == ["energy_sustainability", "mechatronics_automotive"]
+
+
+def test_a_matched_posting_without_a_suggestion_says_so_with_what_would_help(client, settings):
+    company = register(client)
+    short = {**VISION_NEED, "keywords": [], "trl": None}
+    need = client.post("/api/v1/postings", json=short, headers=company["headers"]).json()
+    lab = register(client, org_type="research_lab")
+    offer = client.post("/api/v1/postings", json=VISION_OFFER, headers=lab["headers"]).json()
+    sessions = sessions_for(settings.resolved_database_url)
+    with unit_of_work(sessions) as session:
+        session.execute(update(Posting).values(pipeline_state="matched"))
+    web_login(client, company["user"]["email"])
+    page = client.get("/app").text
+    assert "Nessun abbinamento per ora" in page
+    assert "Il bisogno potrebbe indicare il proprio TRL" in page.split("Nessun abbinamento per ora")[1]
+
+    with unit_of_work(sessions) as session:
+        factories.suggestion(session, need["id"], offer["id"], status="delivered", score=0.91)
+    page = client.get("/app").text
+    assert "Nessun abbinamento per ora" not in page
+    assert "Abbinamento forte (91%)" in page

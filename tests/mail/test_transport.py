@@ -2,9 +2,9 @@ from email import message_from_bytes, policy
 
 import pytest
 
+from api.core.settings import Settings
 from api.mail.compose import Email
 from api.mail.transport import OutboxTransport, SmtpTransport, to_message, transport_for
-from api.settings import Settings
 
 
 def test_without_smtp_mails_land_in_the_outbox_as_eml_files(tmp_path):

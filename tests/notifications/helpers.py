@@ -10,7 +10,8 @@ from pathlib import Path
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import select
 
-from api.db import sessions_for, unit_of_work
+from api.core.db import sessions_for, unit_of_work
+from api.core.uow import transaction
 from api.mail.transport import OutboxTransport, Transport
 from api.models import Delivery, User
 from api.models.base import utcnow
@@ -18,7 +19,6 @@ from api.notifications.channels import EmailChannel, MailSettings
 from api.notifications.delivery import deliver
 from api.notifications.digest import send_digest
 from api.notifications.service import notify_users
-from api.uow import transaction
 from tests import factories
 
 MAIL = MailSettings(

@@ -9,8 +9,8 @@ import pytest
 import redis
 from sqlalchemy import select
 
-from api.db import unit_of_work
-from api.jobs import DELIVER_NOTIFICATION, SEND_DIGEST, JobBuffer
+from api.core.db import unit_of_work
+from api.core.jobs import DELIVER_NOTIFICATION, SEND_DIGEST, JobBuffer
 from api.mail.transport import SmtpTransport
 from api.models import Delivery, Notification, User
 from api.models.base import utcnow

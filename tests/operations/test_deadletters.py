@@ -14,8 +14,8 @@ from prometheus_client import REGISTRY
 
 import workers
 from api.cli import main
+from api.core.settings import Settings, override_settings
 from api.operations.deadletters import count_dead_letters, list_dead_letters, retry_dead_letters, subject_of
-from api.settings import Settings, override_settings
 from tests.helpers import wait_for
 from workers.broker import ACTOR_POLICIES, actor_policy, make_broker
 
@@ -123,7 +123,7 @@ def test_every_actor_takes_its_retry_and_time_policy_from_the_one_table():
 
 def test_the_admin_page_lists_dead_letters_and_its_button_retries_one(ops, client, settings):
     from api.auth.service import create_user
-    from api.db import sessions_for, unit_of_work
+    from api.core.db import sessions_for, unit_of_work
     from api.models.enums import Role
     from tests.frontend.test_pages import csrf_of, web_login
 

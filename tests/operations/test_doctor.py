@@ -10,12 +10,12 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from api.cli import main
-from api.db import sessions_for, unit_of_work
-from api.jobs import JobBuffer
+from api.core.db import sessions_for, unit_of_work
+from api.core.jobs import JobBuffer
+from api.core.settings import override_settings
 from api.models import Posting
 from api.models.base import utcnow
 from api.operations.doctor import Facts, Stuck, Thresholds, diagnose, worst
-from api.settings import override_settings
 from tests import factories
 from tests.samples import VISION_NEED
 

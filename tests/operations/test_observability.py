@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from api.app import create_app
+from api.http.app import create_app
 from api.operations.logs import JsonFormatter, install_record_context, request_id_var
 from api.operations.metrics import may_scrape
 from tests.helpers import register
@@ -136,3 +136,20 @@ def test_each_worker_process_serves_its_metrics_on_the_first_free_port():
     assert (first.bound_port, second.bound_port) == (port, port + 1)
     body = httpx.get(f"http://127.0.0.1:{second.bound_port}/", timeout=5).text
     assert "clustermatch_messages_total" in body and "clustermatch_deliveries_total" in body
+
+
+def test_the_access_log_never_keeps_a_secret_from_a_query_string(caplog):
+    install_record_context()
+    access = logging.getLogger("uvicorn.access")
+    with caplog.at_level(logging.INFO, logger="uvicorn.access"):
+        access.info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5000",
+            "GET",
+            "/api/v1/notifications/stream?access_token=eyJhbGciOi.secret&after=3&csrf_token=abc",
+            "1.1",
+            401,
+        )
+    line = caplog.records[-1].getMessage()
+    assert "eyJhbGciOi" not in line and "abc" not in line
+    assert "access_token=[redacted]&after=3&csrf_token=[redacted]" in line

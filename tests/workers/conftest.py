@@ -7,10 +7,10 @@ from collections.abc import Iterator
 import dramatiq
 import pytest
 
-from api.db import sessions_for
-from api.jobs import JobBuffer
-from api.settings import DEFAULT_EMBEDDING_MODEL, Settings
-from embeddings.encoder import Encoder
+from api.core.db import sessions_for
+from api.core.jobs import JobBuffer
+from api.core.settings import DEFAULT_EMBEDDING_MODEL, Settings
+from embeddings.encoder import USE_MULTILINGUAL, Encoder, MultilingualEncoder
 
 QUEUES = ("embedding", "matching", "notifications")
 
@@ -34,6 +34,11 @@ def encoder() -> Encoder:
     return Encoder(DEFAULT_EMBEDDING_MODEL)
 
 
+@pytest.fixture(scope="session")
+def second() -> MultilingualEncoder:
+    return MultilingualEncoder(USE_MULTILINGUAL)
+
+
 class Pipeline:
     """Send jobs, run them to completion, and look at the database."""
 
@@ -54,11 +59,13 @@ class Pipeline:
 
 
 @pytest.fixture
-def pipeline(settings: Settings, broker: dramatiq.Broker, encoder: Encoder) -> Iterator[Pipeline]:
+def pipeline(
+    settings: Settings, broker: dramatiq.Broker, encoder: Encoder, second: MultilingualEncoder
+) -> Iterator[Pipeline]:
     from workers import resources
 
     broker.flush_all()
-    worker_resources = resources.build(settings, broker, encoder=encoder)
+    worker_resources = resources.build(settings, broker, encoder=encoder, second=second)
     resources.install(worker_resources)
     worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=100)
     worker.start()

@@ -6,8 +6,8 @@ import time
 
 from sqlalchemy import select
 
-from api.db import unit_of_work
-from api.jobs import JobBuffer
+from api.core.db import unit_of_work
+from api.core.jobs import JobBuffer
 from api.mail.transport import SmtpTransport
 from api.models import Delivery, User
 from api.notifications.service import dispatch, notify_users

@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 
 from api.auth.service import create_user
 from api.clusters.service import set_policy
-from api.db import unit_of_work
-from api.jobs import DELIVER_NOTIFICATION, EMBED_POSTING, MATCH_POSTING, JobBuffer
+from api.core.db import unit_of_work
+from api.core.jobs import DELIVER_NOTIFICATION, EMBED_POSTING, MATCH_POSTING, JobBuffer
 from api.mail.transport import SmtpTransport
 from api.models import Delivery, Embedding, Notification, Posting, Suggestion, User
 from api.models.base import utcnow
@@ -59,8 +59,8 @@ def test_a_matching_pair_gets_one_suggestion_with_reasons_and_both_sides_are_not
         assert (suggestion.need_id, suggestion.offer_id) == (need_id, offer_id)
         assert default_calibration().threshold <= suggestion.score <= 1.0
         assert "visione artificiale" in suggestion.explanation["shared_terms"]
-        assert suggestion.explanation["summary"]["en"].startswith("Score")
-        assert suggestion.explanation["summary"]["it"].startswith("Punteggio")
+        assert " match (score " in suggestion.explanation["summary"]["en"]
+        assert "Abbinamento " in suggestion.explanation["summary"]["it"]
         codes = [reason["code"] for reason in suggestion.explanation["reasons"]]
         assert "shared_concepts" in codes and "same_area" in codes
         assert session.scalar(select(func.count()).select_from(Embedding)) == 2

@@ -5,14 +5,14 @@ from __future__ import annotations
 import redis
 from sqlalchemy import delete, select, update
 
-from api.db import unit_of_work
-from api.indexing import GENERATION_KEY, rebuild_index
+from api.core.db import unit_of_work
+from api.matching.indexing import GENERATION_KEY, rebuild_index
 from api.models import Embedding, Posting
-from embeddings.representation import index_model_id
+from embeddings.representation import index_model_id, second_model_id
 from tests.workers.test_pipeline_actors import publish
 
 
-def test_reindex_restores_lost_and_foreign_vectors_and_tells_workers_to_reload(pipeline, encoder):
+def test_reindex_restores_lost_and_foreign_vectors_and_tells_workers_to_reload(pipeline, encoder, second):
     need_id, offer_id, other_id = publish(pipeline, *_three_postings())
     with unit_of_work(pipeline.sessions) as session:
         session.execute(delete(Embedding).where(Embedding.posting_id == need_id))
@@ -23,13 +23,16 @@ def test_reindex_restores_lost_and_foreign_vectors_and_tells_workers_to_reload(p
     replica = pipeline.resources.current_replica()  # the worker knows the current generation
     old_need_index = replica.indexes["need"]
 
-    report = rebuild_index(pipeline.settings, pipeline.sessions, encoder=encoder)
+    report = rebuild_index(pipeline.settings, pipeline.sessions, encoder=encoder, second=second)
 
     assert report.embedded == 2 and report.deactivated == 1
     assert (report.needs, report.offers) == (1, 1)
     with pipeline.sessions() as session:
         rows = {e.posting_id: e for e in session.scalars(select(Embedding))}
     assert rows[need_id].model == rows[offer_id].model == index_model_id(pipeline.settings.embedding_model)
+    multi_model = second_model_id(pipeline.settings.second_encoder)
+    assert rows[need_id].multi_model == rows[offer_id].multi_model == multi_model != ""
+    assert len(rows[need_id].multi_vector) == 4 * second.dim
     assert rows[other_id].active is False
     assert int(client.get(GENERATION_KEY)) == before + 1
     replica = pipeline.resources.current_replica()  # sees the new generation: reloads

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 
-from api.settings import Settings
+from api.core.settings import Settings
 
 log = logging.getLogger(__name__)
 

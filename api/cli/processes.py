@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from api.settings import Settings
+from api.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +50,24 @@ def worker_command(
 
 
 def api_command(settings: Settings) -> list[str]:
+    # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local process could then
+    # pick the address that rate limits and the audit log see. Only named proxies are trusted.
+    proxies = (
+        ["--proxy-headers", "--forwarded-allow-ips", settings.forwarded_allow_ips]
+        if settings.forwarded_allow_ips
+        else ["--no-proxy-headers"]
+    )
     return [
         sys.executable,
         "-m",
         "uvicorn",
-        "api.app:create_app",
+        "api.http.app:create_app",
         "--factory",
         "--host",
         settings.host,
         "--port",
         str(settings.port),
+        *proxies,
         "--log-level",
         settings.log_level.lower(),
     ]

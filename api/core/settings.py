@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from embeddings.encoder import USE_MULTILINGUAL
 from embeddings.scoring import DEFAULT_CALIBRATION
 
 DEFAULT_EMBEDDING_MODEL = "bundled:all-MiniLM-L6-v2"
@@ -27,15 +28,20 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
+    # The reverse proxies whose X-Forwarded-For is believed (uvicorn's --forwarded-allow-ips,
+    # e.g. "10.0.0.5"); unset: none, the peer address is the client's.
+    forwarded_allow_ips: str | None = None
     # Signs access tokens. Unset outside production: a random key kept under data_dir.
     secret_key: str | None = None
     # Lifetime of a session (page cookie or API bearer token); logout ends it sooner.
     access_token_minutes: int = 60 * 24
     password_reset_minutes: int = 30
     # Rate limits (the `limits` library's notation, over Redis; Redis down lets requests through).
-    # Failed logins count per account, every attempt per client address.
+    # Login attempts count per client address, per account from one address, and per account
+    # from any address (a higher ceiling, so nobody elsewhere can lock an account's owner out).
     rate_limit_enabled: bool = True
     rate_limit_login_per_account: str = "5/minute;20/hour"
+    rate_limit_login_per_account_total: str = "60/hour"
     rate_limit_login_per_address: str = "20/minute"
     rate_limit_register_per_address: str = "10/hour"
     rate_limit_password_reset_per_address: str = "5/hour"
@@ -47,6 +53,9 @@ class Settings(BaseSettings):
     embedding_batch_size: int = 32
     # How long an embedding thread waits for more texts to fill a batch.
     embedding_batch_wait_ms: int = 5
+    # A multilingual encoder beside the pivot: a second vector of each posting's raw text, its
+    # own index and score features. "" turns it off (then run `clustermatch calibrate` again).
+    second_encoder: str = USE_MULTILINGUAL
 
     # Matching: how many candidates each retriever (vector, lexical) brings, the fitted score
     # model and delivery rule (`clustermatch calibrate` writes it), and a hard cap per posting.

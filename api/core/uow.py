@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import dramatiq
 from sqlalchemy.orm import Session, sessionmaker
 
-from api.db import unit_of_work
-from api.jobs import JobBuffer
+from api.core.db import unit_of_work
+from api.core.jobs import JobBuffer
 
 
 @dataclass

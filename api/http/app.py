@@ -10,24 +10,24 @@ import redis.asyncio as aioredis
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
-from api import health
 from api.audit.endpoints import router as audit_router
 from api.auth.endpoints import router as auth_router
 from api.clusters.endpoints import router as clusters_router
-from api.db import make_engine, make_sessionmaker
-from api.deps import Resources
-from api.http_errors import error_responses, install_error_handlers, use_error_body_for_validation
-from api.jobs import enqueue_broker
-from api.logging_setup import configure_logging
-from api.middleware import middleware_stack
+from api.core.db import make_engine, make_sessionmaker
+from api.core.jobs import enqueue_broker
+from api.core.logging_setup import configure_logging
+from api.core.redis_server import redis_url
+from api.core.settings import Settings, get_settings
+from api.http import health
+from api.http.deps import Resources
+from api.http.errors import error_responses, install_error_handlers, use_error_body_for_validation
+from api.http.middleware import middleware_stack
+from api.http.unavailable import database_error
 from api.notifications.endpoints import router as notifications_router
 from api.operations.metrics import router as metrics_router
 from api.postings.endpoints import router as postings_router
 from api.privacy.endpoints import router as privacy_router
-from api.redis_server import redis_url
-from api.settings import Settings, get_settings
 from api.suggestions.endpoints import router as suggestions_router
-from api.unavailable import database_error
 
 
 def build_resources(settings: Settings) -> Resources:
@@ -66,14 +66,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         # Security headers, the request body limit (413), ...: one ordered list.
         middleware=middleware_stack(settings),
-        # Swagger UI stays (/docs, with its own CSP); ReDoc would need another looser policy.
+        # No Swagger UI or ReDoc: both load scripts from a CDN, unpinned and without integrity
+        # hashes, on the pages' own origin, where such a script could act as the signed-in user.
+        # The schema itself stays at /openapi.json for any client or viewer.
+        docs_url=None,
         redoc_url=None,
     )
 
-    # Every API error has one body (api/http_errors.py); pages get theirs in frontend/pages.py.
+    # Every API error has one body (api/http/errors.py); pages get theirs in frontend/pages.py.
     install_error_handlers(app)
 
-    # Locks, lost connections and timeouts answer 503 + Retry-After (api/unavailable.py).
+    # Locks, lost connections and timeouts answer 503 + Retry-After (api/http/unavailable.py).
     app.add_exception_handler(SQLAlchemyError, database_error)
 
     # Every API operation documents the errors it can answer (bodies: ErrorBody); 400 for a body

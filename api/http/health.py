@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from api.deps import ResourcesDep
+from api.http.deps import ResourcesDep
 from embeddings.encoder import resolve_model_location
 
 router = APIRouter(tags=["health"])

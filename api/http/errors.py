@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import DomainError
+from api.core.errors import DomainError
 
 
 class ErrorItem(BaseModel):

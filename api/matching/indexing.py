@@ -13,17 +13,17 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
-from api.db import unit_of_work
-from api.jobs import JobBuffer, enqueue_broker
+from api.core.db import unit_of_work
+from api.core.jobs import JobBuffer, enqueue_broker
+from api.core.redis_server import redis_url
+from api.core.settings import Settings
 from api.matching.replica import IndexReplica
 from api.models import Embedding, Posting
 from api.models.base import utcnow
 from api.models.enums import PostingStatus
 from api.pipeline.service import store_embedding, task_for
-from api.redis_server import redis_url
-from api.settings import Settings
-from embeddings.encoder import Encoder
-from embeddings.representation import index_model_id
+from embeddings.encoder import Encoder, MultilingualEncoder, second_encoder
+from embeddings.representation import index_model_id, second_model_id
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,13 @@ def rebuild_index(
     *,
     reembed: bool = False,
     encoder: Encoder | None = None,
+    second: MultilingualEncoder | None = None,
 ) -> ReindexReport:
     report = ReindexReport()
     model = index_model_id(settings.embedding_model)
+    multi_model = second_model_id(settings.second_encoder)
     encoder = encoder or Encoder(settings.embedding_model)
+    second = second or second_encoder(settings.second_encoder)
     jobs = JobBuffer()
 
     with unit_of_work(sessions) as session:
@@ -68,6 +71,7 @@ def rebuild_index(
                 or_(
                     Embedding.posting_id.is_(None),
                     Embedding.model != model,
+                    Embedding.multi_model != multi_model,
                     Embedding.posting_revision != Posting.revision,
                 )
             )
@@ -78,14 +82,29 @@ def rebuild_index(
         chunk = tasks[start : start + batch]
         texts = [text for task in chunk for text in task.representation.texts]
         encoded = encoder.encode(texts, batch_size=batch)
+        multi = second.encode([task.representation.raw for task in chunk]) if second else None
         with unit_of_work(sessions) as session:
             start_row = 0
-            for task in chunk:
+            for n, task in enumerate(chunk):
                 rows = encoded[start_row : start_row + len(task.representation.texts)]
                 start_row += len(task.representation.texts)
-                report.embedded += store_embedding(session, jobs=jobs, task=task, encoded=rows, model=model)
+                report.embedded += store_embedding(
+                    session,
+                    jobs=jobs,
+                    task=task,
+                    encoded=rows,
+                    model=model,
+                    multi_vector=None if multi is None else multi[n],
+                    multi_model=multi_model,
+                )
 
-    replica = IndexReplica(model=model, dim=encoder.dim, margin_seconds=settings.index_sync_margin_seconds)
+    replica = IndexReplica(
+        model=model,
+        dim=encoder.dim,
+        margin_seconds=settings.index_sync_margin_seconds,
+        multi_model=multi_model,
+        multi_dim=second.dim if second else 0,
+    )
     with sessions() as session:
         replica.sync(session, progress=True)
     report.needs, report.offers = len(replica.indexes["need"]), len(replica.indexes["offer"])

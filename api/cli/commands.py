@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from api.settings import get_settings
+from api.core.settings import get_settings
 from embeddings.lexicon import DEFAULT_LEXICON
 
 
@@ -18,7 +18,7 @@ def main() -> None:
 
 
 def _settings():  # type: ignore[no-untyped-def]
-    from api.logging_setup import configure_logging
+    from api.core.logging_setup import configure_logging
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.resolved_log_format)
@@ -26,14 +26,14 @@ def _settings():  # type: ignore[no-untyped-def]
 
 
 def _sessions(settings):  # type: ignore[no-untyped-def]
-    from api.db import sessions_for
+    from api.core.db import sessions_for
 
     return sessions_for(settings.resolved_database_url)
 
 
 def _flush_jobs(settings, jobs) -> int:  # type: ignore[no-untyped-def]
-    from api.jobs import enqueue_broker
-    from api.redis_server import redis_url
+    from api.core.jobs import enqueue_broker
+    from api.core.redis_server import redis_url
 
     broker = enqueue_broker(redis_url(settings))
     try:
@@ -45,7 +45,7 @@ def _flush_jobs(settings, jobs) -> int:  # type: ignore[no-untyped-def]
 @main.command()
 def migrate() -> None:
     """Create or upgrade the database schema."""
-    from api.migrate import upgrade
+    from api.core.migrate import upgrade
 
     settings = _settings()
     upgrade(settings.resolved_database_url)
@@ -56,9 +56,9 @@ def migrate() -> None:
 @click.option("--demo", is_flag=True, required=True, help="Load the demo organisations and postings.")
 def seed(demo: bool) -> None:
     """Load the demo data set (idempotent) and print the demo logins."""
-    from api.db import unit_of_work
+    from api.core.db import unit_of_work
+    from api.core.jobs import JobBuffer
     from api.demo.seed import format_logins, seed_demo
-    from api.jobs import JobBuffer
 
     settings = _settings()
     jobs = JobBuffer()
@@ -91,8 +91,8 @@ def create_user_command(
 ) -> None:
     """Create a facilitator, an admin or a member of an existing organisation."""
     from api.auth.service import create_user
-    from api.db import unit_of_work
-    from api.errors import DomainError
+    from api.core.db import unit_of_work
+    from api.core.errors import DomainError
     from api.models import Organisation
     from api.models.enums import Role
 
@@ -118,10 +118,10 @@ def create_user_command(
 @main.command()
 def api() -> None:
     """Serve the HTTP API and pages (uvicorn)."""
-    import uvicorn
+    from api.cli.processes import api_command
 
-    settings = _settings()
-    uvicorn.run("api.app:create_app", factory=True, host=settings.host, port=settings.port)
+    command = api_command(_settings())
+    os.execv(command[0], command)
 
 
 @main.command()
@@ -129,7 +129,7 @@ def api() -> None:
 @click.option("--threads", type=int, default=None)
 def worker(processes: int | None, threads: int | None) -> None:
     """Run Dramatiq worker processes for all queues."""
-    from api.processes import worker_command
+    from api.cli.processes import worker_command
 
     command = worker_command(_settings(), processes=processes, threads=threads)
     os.execv(command[0], command)
@@ -142,8 +142,8 @@ def worker_health() -> None:
 
     import redis
 
-    from api.processes import alive_workers
-    from api.redis_server import redis_url
+    from api.cli.processes import alive_workers
+    from api.core.redis_server import redis_url
 
     client = redis.Redis.from_url(redis_url(get_settings()), socket_timeout=3)
     try:
@@ -161,7 +161,7 @@ def worker_health() -> None:
 @click.option("--reembed", is_flag=True, help="Embed again every open posting, not only stale ones.")
 def reindex(reembed: bool) -> None:
     """Rebuild the index from the database: refresh stale vectors, then load and check them."""
-    from api.indexing import rebuild_index
+    from api.matching.indexing import rebuild_index
 
     settings = _settings()
     report = rebuild_index(settings, _sessions(settings), reembed=reembed)
@@ -176,8 +176,8 @@ def reconcile() -> None:
     """One reconciler pass: re-enqueue stuck postings and deliveries, and the digests due, now."""
     from datetime import timedelta
 
-    from api.db import unit_of_work
-    from api.jobs import JobBuffer
+    from api.core.db import unit_of_work
+    from api.core.jobs import JobBuffer
     from api.models.base import utcnow
     from api.notifications.delivery import sweep
     from api.notifications.digest import enqueue_due_digests
@@ -211,8 +211,8 @@ def jobs() -> None:
 def _redis_and_broker(settings):  # type: ignore[no-untyped-def]
     import redis
 
-    from api.jobs import enqueue_broker
-    from api.redis_server import redis_url
+    from api.core.jobs import enqueue_broker
+    from api.core.redis_server import redis_url
 
     url = redis_url(settings)
     return redis.Redis.from_url(url), enqueue_broker(url)
@@ -280,10 +280,10 @@ def doctor(as_json: bool) -> None:
 
     import redis
 
-    from api.db import make_engine
+    from api.core.db import make_engine
+    from api.core.redis_server import redis_url
     from api.operations.doctor import as_json as findings_json
     from api.operations.doctor import diagnose, gather_facts, thresholds_for, worst
-    from api.redis_server import redis_url
 
     settings = _settings()
     engine = make_engine(settings.resolved_database_url)
@@ -308,7 +308,15 @@ def doctor(as_json: bool) -> None:
 @main.command("eval")
 @click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
-def eval_command(dataset: Path, as_json: bool) -> None:
+@click.option(
+    "--perturb",
+    "seed",
+    type=int,
+    default=None,
+    help="Evaluate a copy written as hurried members write (api/evaluation/perturb.py), made with this "
+    "seed; the copy is saved beside the data set as <name>.perturbed-<seed>.json.",
+)
+def eval_command(dataset: Path, as_json: bool, seed: int | None) -> None:
     """Measure matching quality on a labelled data set, with the dense and BM25 baselines."""
     import json
 
@@ -316,27 +324,44 @@ def eval_command(dataset: Path, as_json: bool) -> None:
     from api.evaluation.harness import evaluate
     from api.evaluation.report import format_report
     from api.matching.service import MatchPolicy
-    from embeddings.encoder import Encoder
+    from embeddings.encoder import Encoder, second_encoder
 
     settings = _settings()
     _quiet_pipeline_logs()
     eval_set = _load_or_fail(load_eval_set, dataset)
-    result = evaluate(eval_set, Encoder(settings.embedding_model), MatchPolicy.from_settings(settings))
+    if seed is not None:
+        from api.evaluation.perturb import perturb, to_json
+
+        eval_set = perturb(eval_set, seed)
+        copy = dataset.with_name(f"{dataset.stem}.perturbed-{seed}.json")
+        try:
+            copy.write_text(json.dumps(to_json(eval_set), ensure_ascii=False, indent=1) + "\n")
+            click.echo(f"perturbed copy: {copy}", err=True)
+        except OSError as exc:  # a read-only data directory still gets its figures
+            click.echo(f"could not write the perturbed copy ({exc}); evaluating it in memory", err=True)
+    result = evaluate(
+        eval_set,
+        Encoder(settings.embedding_model),
+        MatchPolicy.from_settings(settings),
+        second_encoder(settings.second_encoder),
+    )
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
 
 
 @main.command("eval-sts")
 @click.argument("sts_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def eval_sts_command(sts_file: Path) -> None:
-    """The encoder's STS score (cosine Spearman x 100) on an STS Benchmark file."""
-    from api.evaluation.sts import load_sts, sts_spearman
-    from embeddings.encoder import Encoder
+    """Each configured encoder's STS score (cosine Spearman x 100), on the raw sentences and on
+    what the matcher embeds (the English pivot for the first, the raw text for the second)."""
+    from api.evaluation.sts import load_sts, sts_report
+    from embeddings.encoder import Encoder, second_encoder
 
     settings = _settings()
     pairs = _load_or_fail(load_sts, sts_file)
-    encoder = Encoder(settings.embedding_model)
-    score = sts_spearman(encoder.encode, pairs)
-    click.echo(f"{settings.embedding_model} on {sts_file.name} ({len(pairs)} pairs): {score:.2f}")
+    click.echo(f"{sts_file.name}: {len(pairs)} pairs, Spearman x 100")
+    report = sts_report(Encoder(settings.embedding_model), second_encoder(settings.second_encoder), pairs)
+    for name, score in report.items():
+        click.echo(f"  {name:60} {score:6.2f}")
 
 
 @main.command()
@@ -351,13 +376,16 @@ def calibrate(dataset: Path, out: Path | None) -> None:
     """Fit the score model and choose the delivery rule on a labelled data set."""
     from api.evaluation.calibrate import calibrate as fit
     from api.evaluation.dataset import load_eval_set
-    from embeddings.encoder import Encoder
+    from embeddings.encoder import Encoder, second_encoder
 
     settings = _settings()
     _quiet_pipeline_logs()
     eval_set = _load_or_fail(load_eval_set, dataset)
     calibration, report = fit(
-        eval_set, Encoder(settings.embedding_model), candidates=settings.match_candidates
+        eval_set,
+        Encoder(settings.embedding_model),
+        second_encoder(settings.second_encoder),
+        candidates=settings.match_candidates,
     )
     target = out or settings.match_calibration
     calibration.save(target)
@@ -424,7 +452,7 @@ def run(demo: bool) -> None:
     Each child is supervised: one that dies is restarted with backoff, and the others keep
     running; only Ctrl-C or SIGTERM stops everything.
     """
-    from api.processes import (
+    from api.cli.processes import (
         STOP_GRACE_SECONDS,
         RestartPolicy,
         Supervisor,
@@ -432,7 +460,7 @@ def run(demo: bool) -> None:
         stop_all,
         worker_command,
     )
-    from api.redis_server import redis_url, start_embedded_redis
+    from api.core.redis_server import redis_url, start_embedded_redis
 
     settings = _settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -13,23 +13,15 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.audit.origin import RequestOriginMiddleware
-from api.http_errors import body_too_large_message, error_response
+from api.core.settings import Settings
+from api.http.errors import body_too_large_message, error_response
 from api.operations.logs import RequestIdMiddleware
 from api.operations.metrics import HttpMetricsMiddleware
-from api.settings import Settings
 
 # Pages and API: scripts, styles and images from this origin only, no inline script or style,
 # never inside another site's frame, forms post only here.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
-)
-# Swagger UI (/docs) loads its script and style from a CDN and starts with an inline script; it
-# shows only the public schema, so it alone gets this looser policy.
-DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
-DOCS_CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' https://cdn.jsdelivr.net; img-src 'self' data: https://fastapi.tiangolo.com; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
 )
 SECURITY_HEADERS = {
@@ -74,12 +66,11 @@ class SecurityHeadersMiddleware:
             not path.startswith("/static/")
             and ("authorization" in request_headers or "cookie" in request_headers)
         )
-        policy = DOCS_CONTENT_SECURITY_POLICY if path in DOCS_PATHS else CONTENT_SECURITY_POLICY
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", policy)
+                headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
                 for name, value in SECURITY_HEADERS.items():
                     headers.setdefault(name, value)
                 if private and "cache-control" not in headers:

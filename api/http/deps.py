@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from api.auth.ratelimit import RateLimiter, Throttle
 from api.auth.sessions import CSRF_HEADER, SESSION_COOKIE, find_session
 from api.auth.tokens import csrf_for, same
-from api.errors import Forbidden, Unauthorized
+from api.core.errors import Forbidden, Unauthorized
+from api.core.settings import Settings
+from api.core.uow import UnitOfWork, transaction
 from api.models import AuthSession, User
-from api.settings import Settings
-from api.uow import UnitOfWork, transaction
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""What every domain shares: settings, database, unit of work, jobs, domain errors, logging."""

@@ -1,0 +1,1 @@
+"""The HTTP edge: the app factory, dependencies, middleware, error bodies, field types, health."""
