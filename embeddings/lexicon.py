@@ -10,7 +10,7 @@ Three sources, in order:
    `clustermatch train-lexicon`), looked up by surface form and then by Italian stem;
 2. regular Italian/English cognates (-zione/-tion, -ità/-ity, ...), accepted only when the
    English candidate is a known English word;
-3. a known word one typo away, when exactly one is (hurried postings);
+3. optionally (`correct_typos`), a known word one typo away, when exactly one is;
 4. otherwise the word itself: technical terms, acronyms and names are often shared.
 """
 
@@ -54,6 +54,8 @@ class Lexicon:
     words: dict[str, tuple[str, ...]]
     stems: dict[str, tuple[str, ...]]
     english: frozenset[str]
+    # Off: on the development set and its hurried copy it did not help (see the README).
+    correct_typos: bool = False
 
     @classmethod
     def load(cls, path: Path = DEFAULT_LEXICON) -> Lexicon:
@@ -73,7 +75,7 @@ class Lexicon:
         cognate = self.cognate(word)
         if cognate:
             return (cognate,)
-        corrected = self.correct(word)
+        corrected = self.correct(word) if self.correct_typos else None
         return self.words.get(corrected) or self.stems[corrected] if corrected else (word,)
 
     def correct(self, word: str) -> str | None:

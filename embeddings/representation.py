@@ -24,7 +24,7 @@ from embeddings.text import ENGLISH_STOP_WORDS, Stemmer, detect_language, postin
 PASSAGE_WORDS = 60
 # Stored with each vector: changing how postings are represented makes old vectors stale,
 # and `clustermatch reindex` re-embeds them.
-REPRESENTATION = "pivot-en-2"
+REPRESENTATION = "pivot-en-1"
 
 
 def index_model_id(model: str) -> str:

@@ -358,8 +358,9 @@ def eval_sts_command(sts_file: Path) -> None:
 
     settings = _settings()
     pairs = _load_or_fail(load_sts, sts_file)
+    encoder, second = Encoder(settings.embedding_model), second_encoder(settings.second_encoder)
     click.echo(f"{sts_file.name}: {len(pairs)} pairs, Spearman x 100")
-    report = sts_report(Encoder(settings.embedding_model), second_encoder(settings.second_encoder), pairs)
+    report = sts_report(encoder, second, pairs)
     for name, score in report.items():
         click.echo(f"  {name:60} {score:6.2f}")
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from api.core.errors import Forbidden
+from api.core.errors import Conflict, Forbidden
 from api.models import Organisation, User
 from api.organisations.schemas import OrganisationCreate
 
 
 def create_organisation(session: Session, *, data: OrganisationCreate) -> Organisation:
     organisation = Organisation()
+    _refuse_taken_name(session, data.name, organisation_id=None)
     _apply(organisation, data)
     session.add(organisation)
     session.flush()
@@ -22,8 +24,20 @@ def update_organisation(session: Session, *, user: User, data: OrganisationCreat
     organisation = session.get(Organisation, user.organisation_id) if user.organisation_id else None
     if organisation is None:
         raise Forbidden("Only a member of an organisation can edit its profile.")
+    _refuse_taken_name(session, data.name, organisation_id=organisation.id)
     _apply(organisation, data)
     return organisation
+
+
+def _refuse_taken_name(session: Session, name: str, *, organisation_id: int | None) -> None:
+    """Counterparts learn a name at introduction: nobody may register as an existing organisation."""
+    key = " ".join(name.split()).casefold()
+    taken = session.scalars(select(Organisation.id).where(func.lower(Organisation.name) == key.lower()))
+    if any(found != organisation_id for found in taken):
+        raise Conflict(
+            f"An organisation named {name.strip()!r} is already registered: ask the platform's administrator "
+            "to add you to it, or write your organisation's full legal name."
+        )
 
 
 def _apply(organisation: Organisation, data: OrganisationCreate) -> None:

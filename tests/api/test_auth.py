@@ -51,3 +51,17 @@ def test_requests_without_a_valid_token_are_refused(client):
     assert client.get("/api/v1/postings").status_code == 401
     bad = client.get("/api/v1/postings", headers={"Authorization": "Bearer forged"})
     assert bad.status_code == 401 and "log in again" in bad.json()["detail"]
+
+
+def test_nobody_registers_as_an_organisation_that_already_exists(client):
+    first = register(client)
+    name = first["organization"]["name"]
+    copycat = client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": "copycat@example.it",
+            "password": "a-long-password",
+            "organization": {"name": f"  {name.upper()} ", "type": "company"},
+        },
+    )
+    assert copycat.status_code == 409 and "already registered" in copycat.json()["detail"]

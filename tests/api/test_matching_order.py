@@ -19,7 +19,7 @@ from api.matching.service import MatchPolicy, match_posting
 from api.models import Embedding, Posting, Suggestion
 from api.models.base import utcnow
 from api.suggestions.service import OPEN_STATUSES
-from embeddings.encoder import Encoder
+from embeddings.encoder import Encoder, MultilingualEncoder, second_encoder
 
 DEMO = Path(__file__).resolve().parents[2] / "api" / "demo" / "demo_data.json"
 
@@ -27,6 +27,11 @@ DEMO = Path(__file__).resolve().parents[2] / "api" / "demo" / "demo_data.json"
 @pytest.fixture(scope="module")
 def encoder() -> Encoder:
     return Encoder(Settings().embedding_model)
+
+
+@pytest.fixture(scope="module")
+def second() -> MultilingualEncoder | None:
+    return second_encoder(Settings().second_encoder)
 
 
 def demo_set() -> EvalSet:
@@ -51,11 +56,11 @@ def demo_set() -> EvalSet:
 
 
 def pairs_after_arrivals(
-    encoder: Encoder, eval_set: EvalSet, order: list[str]
+    encoder: Encoder, second: MultilingualEncoder | None, eval_set: EvalSet, order: list[str]
 ) -> dict[tuple[str, str], float]:
     """Every posting becomes visible to the replicas in `order`, and is matched right after."""
     policy = MatchPolicy.from_settings(Settings(review_auto_deliver_above=None))
-    with loaded(eval_set, encoder) as data:
+    with loaded(eval_set, encoder, second) as data:
         with unit_of_work(data.sessions) as session:
             session.execute(update(Embedding).values(active=False, changed_at=utcnow()))
         for set_id in order:
@@ -81,13 +86,15 @@ def pairs_after_arrivals(
             return {(data.set_id[s.need_id], data.set_id[s.offer_id]): s.score for s in made}
 
 
-def test_the_suggested_pairs_do_not_depend_on_the_arrival_order(encoder: Encoder) -> None:
+def test_the_suggested_pairs_do_not_depend_on_the_arrival_order(
+    encoder: Encoder, second: MultilingualEncoder | None
+) -> None:
     eval_set = demo_set()
     ids = [p.id for p in eval_set.postings]
     offers_first = sorted(ids, key=lambda i: (eval_set.postings[int(i[1:])].kind == "need", i))
-    forward = pairs_after_arrivals(encoder, eval_set, ids)
-    backward = pairs_after_arrivals(encoder, eval_set, ids[::-1])
-    mixed = pairs_after_arrivals(encoder, eval_set, offers_first)
+    forward = pairs_after_arrivals(encoder, second, eval_set, ids)
+    backward = pairs_after_arrivals(encoder, second, eval_set, ids[::-1])
+    mixed = pairs_after_arrivals(encoder, second, eval_set, offers_first)
     assert len(forward) >= 5, "the demo should produce suggestions"
     # Lexical weights (IDF) follow the corpus as it grows, so a score moves a little with the
     # order: a pair may only differ when it sits at the edge of the rule.

@@ -1,6 +1,12 @@
-"""The delivery rule, judged from the need's side: threshold, top-k and margin, on hand-made rankings."""
+"""The delivery rule, judged from the need's side: threshold, top-k and margin, on hand-made rankings;
+and the features and candidates the second encoder adds."""
 
-from api.matching.ranking import Candidate, clearly_fitting, deliverable
+from types import SimpleNamespace
+
+import numpy as np
+
+from api.matching.ranking import Candidate, clearly_fitting, deliverable, pair_features, rank
+from api.matching.replica import IndexReplica
 from embeddings.scoring import FEATURES, Calibration
 
 RULE = Calibration(weights=(0.0,) * len(FEATURES), bias=0.0, threshold=0.3, top_k=2, margin=0.2)
@@ -57,3 +63,40 @@ def test_the_same_pairs_whichever_side_is_matched():
         for c in deliverable(o, "offer", offers_of[o], RULE, rankings.__getitem__)
     }
     assert from_needs == from_offers == {(10, 1), (11, 2), (11, 1), (12, 1)}
+
+
+def _row(posting_id: int, kind: str, vector, multi, language: str) -> SimpleNamespace:  # type: ignore[no-untyped-def]
+    raw = np.asarray(vector, dtype="<f4").tobytes()
+    return SimpleNamespace(
+        posting_id=posting_id,
+        kind=kind,
+        active=True,
+        vector=raw,
+        head_vector=raw,
+        terms={f"only{posting_id}": 1},
+        multi_vector=np.asarray(multi, dtype="<f4").tobytes(),
+        multi_model="use+raw-1",
+        organisation_id=posting_id,
+        s3_area="agrifood",
+        trl=None,
+        language=language,
+    )
+
+
+def test_the_second_encoder_adds_its_cosine_features_and_its_own_candidates():
+    replica = IndexReplica(model="m", dim=2, margin_seconds=60, multi_model="use+raw-1", multi_dim=2)
+    replica.apply(
+        [
+            _row(1, "need", [1, 0], [0.6, 0.8], "it"),
+            _row(2, "offer", [0, 1], [0.6, 0.8], "en"),  # the pivot sees nothing in common
+            _row(3, "offer", [1, 0], [1, 0], "it"),
+        ]
+    )
+    probe = replica.probe(1)
+    features = pair_features(replica, probe, [2, 3])
+    multi, multi_across = FEATURES.index("multi"), FEATURES.index("multi_across")
+    assert features[:, multi].round(4).tolist() == [1.0, 0.6]
+    assert features[:, multi_across].round(4).tolist() == [1.0, 0.0]  # only offer 2 crosses languages
+    # One candidate per retriever: offer 2 is reached by the second encoder's index alone.
+    calibration = Calibration(tuple(1.0 for _ in FEATURES), -3.0, 0.5, 3, 0.2)
+    assert {c.posting_id for c in rank(replica, probe, calibration, candidates=1)} == {2, 3}

@@ -79,3 +79,31 @@ def test_replica_catches_up_with_inserts_late_commits_and_deactivations(settings
     with sessions() as session:
         replica.sync(session)  # a full reload sees everything, whatever its age
     assert offers[2].id in replica.indexes["offer"]
+
+
+def test_second_vectors_enter_their_own_index_only_from_the_configured_encoder(settings):
+    sessions = sessions_for(settings.resolved_database_url)
+    replica = IndexReplica(model="m", dim=DIM, margin_seconds=60, multi_model="use+raw-1", multi_dim=4)
+    multi = np.asarray([1, 0, 0, 0], dtype="<f4")
+    with unit_of_work(sessions) as session:
+        author = factories.member(session)
+        need = factories.posting(session, JobBuffer(), author, VISION_NEED)
+        current, stale = (factories.posting(session, JobBuffer(), author, VISION_OFFER) for _ in range(2))
+        for posting in (need, current, stale):
+            store(session, posting, np.ones(DIM))
+        session.flush()
+        for posting, model in ((need, "use+raw-1"), (current, "use+raw-1"), (stale, "other+raw-1")):
+            session.execute(
+                update(Embedding)
+                .where(Embedding.posting_id == posting.id)
+                .values(multi_vector=multi.tobytes(), multi_model=model)
+            )
+    with sessions() as session:
+        replica.sync(session)
+    probe = replica.probe(need.id)
+    assert probe.multi_vector is not None and probe.multi_vector.tolist() == [1, 0, 0, 0]
+    # Another encoder's vector is not comparable: it reads as zeros (unknown) until reindexed.
+    hits = dict(replica.search_multi("offer", probe.multi_vector, 5))
+    assert hits[current.id] == 1.0 and hits[stale.id] == 0.0
+    assert replica.search_multi("offer", None, 5) == []
+    assert IndexReplica(model="m", dim=DIM, margin_seconds=60).search_multi("offer", multi, 5) == []

@@ -13,6 +13,7 @@ from api.matching.ranking import Candidate, deliverable, rank
 from api.matching.replica import IndexReplica
 from api.matching.service import MatchPolicy
 from api.models import Embedding, Notification, Suggestion
+from embeddings.encoder import MultilingualEncoder
 from tests.helpers import register
 
 DEMO = json.loads((Path(__file__).parents[2] / "api/demo/demo_data.json").read_text())
@@ -43,14 +44,22 @@ def pairs_found_and_expected(
     engine = create_engine(database_url)
     sessions = sessionmaker(engine)
     with sessions() as session:
-        model = session.scalar(select(Embedding.model).where(Embedding.posting_id.in_(ids)).limit(1))
+        model, multi_model = session.execute(
+            select(Embedding.model, Embedding.multi_model).where(Embedding.posting_id.in_(ids)).limit(1)
+        ).one()
         found = [
             (s.need_id, s.offer_id, s.score)
             for s in session.scalars(
                 select(Suggestion).where(Suggestion.need_id.in_(ids), Suggestion.offer_id.in_(ids))
             )
         ]
-        replica = IndexReplica(model=model, dim=384, margin_seconds=60)
+        replica = IndexReplica(
+            model=model,
+            dim=384,
+            margin_seconds=60,
+            multi_model=multi_model,
+            multi_dim=MultilingualEncoder.dim,
+        )
         replica.sync(session)
     engine.dispose()
 

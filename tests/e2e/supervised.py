@@ -454,14 +454,21 @@ def distance_to_the_rule_edge(database_url: str, pairs: set[tuple[str, str]]) ->
     from api.matching.ranking import rank
     from api.matching.replica import IndexReplica
     from api.matching.service import MatchPolicy
+    from embeddings.encoder import MultilingualEncoder
 
     policy = MatchPolicy.from_settings(Settings(environment="test", match_max_per_posting=100))
     calibration = policy.calibration
     engine = create_engine(database_url)
     with sessionmaker(engine)() as session:
-        model = session.execute(text("select model from embeddings limit 1")).scalar()
+        model, multi_model = session.execute(text("select model, multi_model from embeddings limit 1")).one()
         ids = dict(session.execute(text("select title, id from postings")).all())
-        replica = IndexReplica(model=model, dim=384, margin_seconds=60)
+        replica = IndexReplica(
+            model=model,
+            dim=384,
+            margin_seconds=60,
+            multi_model=multi_model,
+            multi_dim=MultilingualEncoder.dim,
+        )
         replica.sync(session)
     engine.dispose()
 

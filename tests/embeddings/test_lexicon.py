@@ -53,6 +53,7 @@ def test_a_word_one_typo_from_a_single_known_word_is_glossed_as_that_word():
         words={"ispezione": ("inspection",), "saldatura": ("welding",), "visione": ("vision",)},
         stems={"svilupp": ("development",)},
         english=frozenset(),
+        correct_typos=True,
     )
     assert lexicon.translate("ispezzione") == ("inspection",)  # a letter doubled
     assert lexicon.translate("saldatrua") == ("welding",)  # two letters swapped
@@ -60,6 +61,7 @@ def test_a_word_one_typo_from_a_single_known_word_is_glossed_as_that_word():
     assert lexicon.translate("sviluppiamo") == ("development",)  # by stem, as before
     assert lexicon.translate("svilupiamo") == ("development",)  # a typo in the stem
     assert lexicon.correct("tortellini") is None and lexicon.translate("tortellini") == ("tortellini",)
+    assert TINY.translate("acqqua") == ("acqqua",)  # off by default
     # Short words are left alone, and so is a word one typo from two known words.
     assert Lexicon({"pane": ("bread",)}, {}, frozenset()).correct("pone") is None
     twice = Lexicon({"mercato": ("market",), "mercati": ("markets",)}, {}, frozenset())

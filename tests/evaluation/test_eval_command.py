@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from api.cli import main
 from api.core.settings import Settings, override_settings
+from api.evaluation.dataset import load_eval_set
 from embeddings.scoring import FEATURES, Calibration
 from tests.samples import MUSEUM_NEED, VISION_NEED, VISION_OFFER_EN, WINE_OFFER
 
@@ -60,7 +61,8 @@ def test_eval_prints_the_matcher_and_both_baselines_as_json(cli, tmp_path):
     dataset.write_text(json.dumps(TINY_SET))
     result = cli.invoke(main, ["eval", str(dataset), "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output[result.output.index("{") :])
+    # Logs (one JSON object a line in tests) may share the output: the report is the indented object.
+    report = json.loads(result.output[result.output.index('{\n  "dataset"') :])
     assert report["dataset"] == "tiny" and set(report["systems"]) == {"clustermatch", "dense", "bm25"}
     ours = report["systems"]["clustermatch"]
     # Both Italian needs find their English offers first, across languages.
@@ -107,9 +109,23 @@ def test_eval_sts_scores_the_encoder(cli, tmp_path):
     sts.write_text("\n".join(lines) + "\n")
     result = cli.invoke(main, ["eval-sts", str(sts)])
     assert result.exit_code == 0, result.output
-    lines = result.output.strip().splitlines()
-    assert "3 pairs" in lines[0]
+    # Log lines may share the output: the report is its header and the indented lines below it.
+    lines = [
+        line for line in result.output.splitlines() if "pairs, Spearman" in line or line.startswith("  ")
+    ]
+    assert "3 pairs" in lines[0] and len(lines) == 5
     # Each encoder, raw and as the matcher embeds, orders these three pairs right.
     names = ["raw text", "pivot", "usem3", "both"]
     assert all(name in line for name, line in zip(names, lines[1:], strict=True))
     assert all(line.endswith("100.00") for line in lines[1:])
+
+
+def test_eval_perturb_writes_the_hurried_copy_beside_the_set_and_evaluates_it(cli, tmp_path):
+    dataset = tmp_path / "tiny.json"
+    dataset.write_text(json.dumps(TINY_SET))
+    result = cli.invoke(main, ["eval", str(dataset), "--perturb", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index('{\n  "dataset"') :])
+    assert report["dataset"] == "tiny (perturbed, seed 3)"
+    copy = load_eval_set(tmp_path / "tiny.perturbed-3.json")
+    assert copy.grades == load_eval_set(dataset).grades and copy.name == report["dataset"]
