@@ -11,6 +11,11 @@ from api.core.settings import Settings
 from api.http.app import create_app
 from tests.infra import backends, empty_tables, migrated_database, test_redis, test_settings
 
+# The in-process worker (broker, model, pipeline) for every folder that needs one, declared once:
+# a session fixture declared in two conftests is two fixtures, and a second broker would find
+# the actors already bound to the first.
+pytest_plugins = ["tests.pipeline_fixtures"]
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -1,4 +1,5 @@
-"""An in-process Dramatiq worker on the real Redis broker, with the real model and FAISS."""
+"""An in-process Dramatiq worker on the real Redis broker, with the real model and FAISS
+(a pytest plugin of tests/conftest.py)."""
 
 from __future__ import annotations
 
