@@ -71,7 +71,7 @@ def test_health_and_readiness(client):
     assert ready.status_code == 200, ready.text
     assert ready.json()["checks"] == {"database": "ok", "redis": "ok", "model": "ok"}
     assert "clustermatch" in client.get("/").text
-    assert client.get("/docs").status_code == 200
+    assert client.get("/openapi.json").json()["info"]["title"] == "clustermatch"
 
 
 def test_concurrent_edits_each_get_their_own_revision(client):

@@ -91,6 +91,8 @@ def test_a_request_id_is_echoed_or_made_and_a_bad_one_is_replaced(client):
 
 def test_the_request_id_of_a_post_follows_the_posting_into_its_worker_jobs(client, pipeline, caplog):
     caplog.set_level(logging.INFO)
+    # `clustermatch eval`, run in-process by other tests, quiets the "api" loggers for good.
+    caplog.set_level(logging.INFO, logger="api")
     lab = register(client, org_type="research_lab")
     client.post("/api/v1/postings", json=VISION_OFFER, headers=lab["headers"])
     company = register(client)
