@@ -314,7 +314,7 @@ def doctor(as_json: bool) -> None:
     type=int,
     default=None,
     help="Evaluate a copy written as hurried members write (api/evaluation/perturb.py), made with this "
-    "seed; the copy is saved beside the data set as <name>.perturbed-<seed>.json.",
+    "seed; the copy is saved as <data dir>/eval/<name>.perturbed-<seed>.json.",
 )
 def eval_command(dataset: Path, as_json: bool, seed: int | None) -> None:
     """Measure matching quality on a labelled data set, with the dense and BM25 baselines."""
@@ -333,8 +333,10 @@ def eval_command(dataset: Path, as_json: bool, seed: int | None) -> None:
         from api.evaluation.perturb import perturb, to_json
 
         eval_set = perturb(eval_set, seed)
-        copy = dataset.with_name(f"{dataset.stem}.perturbed-{seed}.json")
+        # Under the data dir, never beside the data set: that folder may be shared or read-only.
+        copy = settings.data_dir / "eval" / f"{dataset.stem}.perturbed-{seed}.json"
         try:
+            copy.parent.mkdir(parents=True, exist_ok=True)
             copy.write_text(json.dumps(to_json(eval_set), ensure_ascii=False, indent=1) + "\n")
             click.echo(f"perturbed copy: {copy}", err=True)
         except OSError as exc:  # a read-only data directory still gets its figures

@@ -120,12 +120,17 @@ def test_eval_sts_scores_the_encoder(cli, tmp_path):
     assert all(line.endswith("100.00") for line in lines[1:])
 
 
-def test_eval_perturb_writes_the_hurried_copy_beside_the_set_and_evaluates_it(cli, tmp_path):
-    dataset = tmp_path / "tiny.json"
+def test_eval_perturb_writes_the_hurried_copy_under_the_data_dir_and_evaluates_it(cli, tmp_path):
+    shared = tmp_path / "shared"  # the labelled sets' folder may be read-only (it is in CI)
+    shared.mkdir()
+    dataset = shared / "tiny.json"
     dataset.write_text(json.dumps(TINY_SET))
+    shared.chmod(0o555)
     result = cli.invoke(main, ["eval", str(dataset), "--perturb", "3", "--json"])
+    shared.chmod(0o755)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output[result.output.index('{\n  "dataset"') :])
     assert report["dataset"] == "tiny (perturbed, seed 3)"
-    copy = load_eval_set(tmp_path / "tiny.perturbed-3.json")
+    assert [p.name for p in shared.iterdir()] == ["tiny.json"]
+    copy = load_eval_set(tmp_path / "eval" / "tiny.perturbed-3.json")
     assert copy.grades == load_eval_set(dataset).grades and copy.name == report["dataset"]
