@@ -42,8 +42,8 @@ class MatchPolicy:
     candidates: int  # per retriever (vector and lexical)
     calibration: Calibration
     max_per_posting: int
-    auto_deliver_above: float | None = None  # review policy of clusters without their own
-    budget: Budget = Budget(needs=10, offers=10)  # what each organisation receives a day
+    auto_deliver_above: float | None  # review policy of clusters without their own
+    budget: Budget  # what each organisation receives a day
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MatchPolicy:

@@ -4,7 +4,8 @@ Relevance is judged from the need's side, so one vision lab can fit dozens of ma
 needs; it must hear of all of them without being flooded. Beyond an organisation's budget a pair
 waits (status `waiting`) and goes out when the budget frees, best score first: nothing is
 dropped, and the set of pairs that eventually go out does not depend on the order of arrival.
-A facilitator's approval is a person's decision and goes out at once.
+A facilitator's approval is a person's decision and goes out at once. The budget is a soft
+limit: two matchers deciding at the same moment may each take the last place of the day.
 """
 
 from __future__ import annotations
