@@ -130,3 +130,9 @@ def test_settings(*, database_url: str, redis_url: str, data_dir: Path, **overri
     )
     values.update(overrides)
     return Settings(**values)
+
+
+def shared_file(relative: str) -> Path:
+    """A file of the workplace's shared/ folder: beside this checkout (as CI lays it), else /work/shared."""
+    beside = Path(__file__).resolve().parents[2] / "shared" / relative
+    return beside if beside.exists() else Path("/work/shared") / relative

@@ -7,7 +7,6 @@ database and the outbox hold afterwards.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -30,9 +29,17 @@ from api.cli.processes import alive_workers
 from tests.e2e.expectations import DEMO, register_demo_members
 from tests.e2e.stack import free_port
 from tests.helpers import register, wait_for
+from tests.samples import (
+    MUSEUM_NEED,
+    VIBRATION_NEEDS,
+    VIBRATION_OFFER,
+    VISION_NEED,
+    VISION_OFFER,
+    VISION_OFFER_EN,
+    WINE_OFFER,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
-EVAL_SET = ROOT.parent / "shared" / "eval" / "matchmaking_dev.json"
 CLUSTERMATCH = str(Path(sys.executable).parent / "clustermatch")
 
 
@@ -258,37 +265,37 @@ class Ingest:
 
 
 def ingest_postings(extra: int = 24) -> Ingest:
-    """The 40 demo postings and `extra` from the evaluation set (needs and the offers they want)."""
+    """The 40 demo postings and `extra` more from tests/samples.py (the repository's own texts:
+    the suite needs nothing outside it). The eight vibration needs come twice, from a second
+    plant of another company each, so the lab behind the offer is popular, as in the region."""
     fields = ("kind", "title", "description", "keywords", "s3_area", "trl")
     bodies = [({k: p[k] for k in fields if k in p}, p["org"]) for p in DEMO["postings"]]
-    data = json.loads(EVAL_SET.read_text())
-    by_id = {p["id"]: p for p in data["postings"]}
-    chosen: list[dict[str, Any]] = []
-    for need in (p for p in data["postings"] if p["kind"] == "need"):
-        offers = [by_id[q["offer"]] for q in data["qrels"] if q["need"] == need["id"] and q["grade"] == 2]
-        for posting in [need, *offers[:1]]:
-            if posting not in chosen:
-                chosen.append(posting)
-        if len(chosen) >= extra:
-            break
+    vibration = [
+        {**VIBRATION_OFFER, "kind": "need", "title": title, "description": text, "keywords": words}
+        for title, text, words in VIBRATION_NEEDS
+    ]
+    samples = [
+        VIBRATION_OFFER,
+        VISION_OFFER,
+        VISION_OFFER_EN,
+        WINE_OFFER,
+        MUSEUM_NEED,
+        VISION_NEED,
+        *vibration,
+    ]
+    samples += [{**need, "title": f"{need['title']} (secondo stabilimento)"} for need in vibration]
+    samples += [
+        {**VISION_NEED, "title": f"{VISION_NEED['title']} (seconda linea)"},
+        {**MUSEUM_NEED, "title": f"{MUSEUM_NEED['title']} (seconda sede)"},
+    ]
     orgs: dict[str, tuple[str, str]] = {}
-    for p in chosen[:extra]:
-        key = f"eval:{p['org_name']}"
-        orgs.setdefault(key, (p["org_type"], p["s3_area"]))
-        body = {
-            "kind": p["kind"],
-            "title": p["title"][:200],
-            "description": p["description"][:10_000],
-            "keywords": [k[:60] for k in p.get("keywords", [])][:20],
-            # The member's cluster is the area of its first posting.
-            "s3_area": orgs[key][1],
-        }
-        trl = p.get("trl_min", p.get("trl"))
-        if trl is not None:
-            body["trl"] = trl
-        bodies.append((body, key))
+    for n, body in enumerate(samples[:extra]):
+        key = f"sample:{n}"
+        orgs[key] = ("research_lab" if body["kind"] == "offer" else "company", body["s3_area"])
+        bodies.append(({k: body[k] for k in fields if body.get(k) is not None}, key))
     titles = [body["title"] for body, _ in bodies]
     assert len(set(titles)) == len(titles), "the ingest needs distinct titles"
+    assert len(bodies) == len(DEMO["postings"]) + extra, "tests/samples.py has too few postings"
     return Ingest(bodies, orgs)
 
 

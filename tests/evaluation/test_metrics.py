@@ -1,14 +1,14 @@
 import copy
 import json
 import math
-from pathlib import Path
 
 import pytest
 
 from api.evaluation.dataset import EvalPosting, load_eval_set
 from api.evaluation.metrics import cross_lingual_recall, delivery_metrics, ranking_metrics
+from tests.infra import shared_file
 
-DEV_SET = Path("/work/shared/eval/matchmaking_dev.json")
+DEV_SET = shared_file("eval/matchmaking_dev.json")
 LOG2_3 = math.log2(3)
 
 

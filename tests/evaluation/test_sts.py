@@ -1,11 +1,10 @@
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from api.evaluation.sts import cross_lingual_pairs, load_sts, sts_spearman, write_sts
+from tests.infra import shared_file
 
-STS_TEST = Path("/work/shared/data/sts/sts-test.csv")
+STS_TEST = shared_file("data/sts/sts-test.csv")
 
 
 def bag_of_characters(texts: list[str]) -> np.ndarray:
