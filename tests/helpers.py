@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import time
 import uuid
 from typing import Any
@@ -10,6 +11,29 @@ from typing import Any
 import httpx
 
 _counter = itertools.count()
+PASSWORD = "a-long-password"
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token a page's forms post back."""
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def web_login(client: httpx.Client, email: str, password: str = PASSWORD) -> httpx.Response:
+    """Sign in through the login page (its CSRF token included); the redirect is not followed."""
+    page = client.get("/login")
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf": csrf_of(page.text)},
+        follow_redirects=False,
+    )
+
+
+def sign_in_afresh(client: httpx.Client, email: str) -> None:
+    """Forget whoever was signed in on this client, then sign in as `email`."""
+    client.cookies.clear()
+    response = web_login(client, email)
+    assert response.status_code == 303, response.text
 
 
 def register(

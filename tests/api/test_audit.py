@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +15,7 @@ from api.models import AuditEvent, User
 from api.models.base import utcnow
 from api.models.enums import Role
 from tests import factories
-from tests.helpers import register
+from tests.helpers import csrf_of, register, sign_in_afresh
 from tests.samples import VISION_NEED, VISION_OFFER
 
 
@@ -30,21 +29,6 @@ def login(client, email):  # type: ignore[no-untyped-def]
     response = client.post("/api/v1/auth/token", json={"email": email, "password": "a-long-password"})
     assert response.status_code == 200, response.text
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
-
-
-def web_login(client, email):  # type: ignore[no-untyped-def]
-    client.cookies.clear()
-    page = client.get("/login")
-    response = client.post(
-        "/login",
-        data={"email": email, "password": "a-long-password", "csrf": csrf_of(page.text)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
 
 
 @pytest.fixture
@@ -101,7 +85,7 @@ def test_facilitator_decisions_are_recorded_with_actor_object_and_address(client
     assert len(events(desk["sessions"], "suggestion.approve")) == 1
 
     # The review desk goes through the same service, so it is recorded too.
-    web_login(client, "fac@example.it")
+    sign_in_afresh(client, "fac@example.it")
     page = client.get("/desk").text
     done = client.post("/desk/review", data={"ids": [third], "action": "approve", "csrf": csrf_of(page)})
     assert done.status_code == 200
@@ -117,7 +101,7 @@ def test_role_and_review_policy_changes_are_recorded(client, desk):
     assert change.actor_email == "root@example.it" and change.ip == "testclient"
 
     target = desk["lab"]["user"]["id"]
-    web_login(client, "root@example.it")
+    sign_in_afresh(client, "root@example.it")
     page = client.get("/admin").text
     saved = client.post(
         f"/admin/users/{target}",
@@ -167,10 +151,10 @@ def test_only_admins_read_the_audit_log(client, desk):
     # The pages: anonymous visitors are sent to log in, others refused, admins read it in their language.
     client.cookies.clear()
     assert client.get("/admin/audit", follow_redirects=False).headers["location"] == "/login"
-    web_login(client, "fac@example.it")
+    sign_in_afresh(client, "fac@example.it")
     assert client.get("/admin/audit").status_code == 403
     assert client.get("/admin/audit.csv").status_code == 403
-    web_login(client, "root@example.it")
+    sign_in_afresh(client, "root@example.it")
     page = client.get("/admin/audit", params={"action": "suggestion.approve"})
     assert page.status_code == 200 and "abbinamento approvato" in page.text and "fac@example.it" in page.text
     english = client.get("/admin/audit", params={"lang": "en"})

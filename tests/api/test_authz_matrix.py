@@ -9,7 +9,6 @@ policy and is stopped by the object's state (422), or act on objects made for th
 from __future__ import annotations
 
 import functools
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from api.organisations.schemas import OrganisationCreate
 from api.organisations.service import create_organisation
 from api.postings.service import close
 from tests import factories
+from tests.helpers import csrf_of
 from tests.infra import empty_tables
 from tests.infra import test_settings as settings_for
 from tests.samples import VISION_NEED, VISION_OFFER
@@ -103,10 +103,6 @@ class World:
     users: dict[str, int] = field(default_factory=dict)
     organisations: dict[str, dict[str, Any]] = field(default_factory=dict)
     ids: dict[str, int] = field(default_factory=dict)
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
 
 
 def _organisation(session, label: str, org_type: str = "company") -> Organisation:  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pytest
@@ -28,7 +27,7 @@ from api.models.enums import Role
 from api.notifications.service import notify_organisation
 from api.suggestions.service import summary_payload
 from tests import factories
-from tests.helpers import register
+from tests.helpers import csrf_of, register, sign_in_afresh
 from tests.samples import VISION_NEED, VISION_OFFER
 
 DIM = 8
@@ -239,24 +238,9 @@ def test_only_admins_delete_another_organisation(client, world):
     assert client.delete(url, headers=admin).status_code == 404
 
 
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
-
-
-def web_login(client, email):  # type: ignore[no-untyped-def]
-    client.cookies.clear()
-    page = client.get("/login")
-    response = client.post(
-        "/login",
-        data={"email": email, "password": "a-long-password", "csrf": csrf_of(page.text)},
-        follow_redirects=False,
-    )
-    assert response.status_code == 303, response.text
-
-
 def test_members_export_and_delete_from_the_profile_page_and_admins_from_theirs(client, world):
     company, lab = world["company"], world["lab"]
-    web_login(client, company["user"]["email"])
+    sign_in_afresh(client, company["user"]["email"])
     profile = client.get("/app/profile").text
     assert 'href="/app/organisation/export"' in profile and 'action="/app/organisation/delete"' in profile
     download = client.get("/app/organisation/export")
@@ -278,7 +262,7 @@ def test_members_export_and_delete_from_the_profile_page_and_admins_from_theirs(
         assert session.get(Organisation, company["organization"]["id"]) is None
     assert client.get("/app/profile", follow_redirects=False).headers["location"] == "/login"
 
-    web_login(client, "root@example.it")
+    sign_in_afresh(client, "root@example.it")
     admin_page = client.get("/admin").text
     assert 'href="/admin/audit"' in admin_page
     lab_org = lab["organization"]["id"]

@@ -33,22 +33,9 @@ from api.models import AuthSession, User
 from api.models.enums import Role
 from api.notifications.bus import publish
 from tests.e2e.stack import free_port
-from tests.helpers import register, wait_for
+from tests.helpers import csrf_of, register, wait_for, web_login
 
 PASSWORD = "a-long-password"
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
-
-
-def web_login(client: TestClient, email: str, password: str = PASSWORD):  # type: ignore[no-untyped-def]
-    page = client.get("/login")
-    return client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf": csrf_of(page.text)},
-        follow_redirects=False,
-    )
 
 
 def api_login(client: TestClient, email: str, password: str = PASSWORD) -> dict[str, str]:

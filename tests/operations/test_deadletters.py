@@ -125,7 +125,7 @@ def test_the_admin_page_lists_dead_letters_and_its_button_retries_one(ops, clien
     from api.auth.service import create_user
     from api.core.db import sessions_for, unit_of_work
     from api.models.enums import Role
-    from tests.frontend.test_pages import csrf_of, web_login
+    from tests.helpers import csrf_of, web_login
 
     broker, redis_client, flaky = ops
     flaky.actor.send(5)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from api.auth.tokens import token_hash
 from api.models import PasswordReset
-from tests.helpers import register
+from tests.helpers import csrf_of, register
 
 
 def mails_to(outbox: Path, address: str) -> list[str]:
@@ -24,10 +24,6 @@ def mails_to(outbox: Path, address: str) -> list[str]:
 
 def link_token(body: str) -> str:
     return re.search(r"/password-reset#([A-Za-z0-9_-]+)", body).group(1)
-
-
-def csrf_of(html: str) -> str:
-    return re.search(r'name="csrf" value="([0-9a-f]+)"', html).group(1)
 
 
 def test_a_reset_link_is_mailed_works_once_and_ends_every_session(pipeline, client, settings):
