@@ -18,6 +18,9 @@ RUN pip install .
 
 RUN useradd --create-home clustermatch && mkdir -p /data && chown clustermatch /data
 USER clustermatch
+# The ONNX Runtime encoder's export of the bundled model, made at build time into the user cache
+# (~/.cache/clustermatch/models) so that no container exports it on boot; without it, torch runs.
+RUN python -m embeddings.onnx_encoder || true
 ENV CLUSTERMATCH_DATA_DIR=/data
 EXPOSE 8000
 CMD ["clustermatch", "api"]

@@ -13,11 +13,14 @@ CODE := api workers embeddings frontend tests bench
 install: $(STAMP)
 
 # The lock pins torch to the local CPU build (2.13.0+cpu, found through pip's find-links), so
-# sentence-transformers never pulls CUDA wheels; then the project itself, without resolving again.
+# sentence-transformers never pulls CUDA wheels; then the project itself, without resolving again;
+# then the ONNX Runtime encoder's export of the bundled model, once per machine, into the user cache
+# (~/.cache/clustermatch/models) that every data dir reuses (if it fails, the encoder runs on torch).
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --require-hashes -r $(LOCK)
 	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m embeddings.onnx_encoder || true
 	touch $(STAMP)
 
 # Re-resolve pyproject.toml's dependencies (and the test extra) into $(LOCK), with hashes, in a
@@ -52,8 +55,11 @@ lint: install
 test-fast: install
 	$(PY) -m pytest -q -m "not e2e"
 
+# Every benchmark, one table, var/bench.json (under 15 minutes here); `make bench BENCH_FLAGS=--quick`
+# for smaller sizes, `BENCH_FLAGS="--only ingest"` for one row (see README, Performance).
+BENCH_FLAGS ?=
 bench: install
-	$(PY) bench/pipeline_latency.py
+	$(PY) bench/run.py $(BENCH_FLAGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

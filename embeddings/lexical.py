@@ -33,6 +33,11 @@ import numpy as np
 import scipy.sparse as sp
 
 KINDS = ("need", "offer")
+# Stored tf weights (1 + ln count) are float32: half the memory of float64, and far more precise
+# than the scores' 4 decimals. Norms and query weights are computed in float64.
+WEIGHT = np.float32
+# Queries scored by one sparse product in `search_many`.
+BATCH = 4
 
 
 class _Growable:
@@ -60,7 +65,7 @@ class _Growable:
 class _Doc(NamedTuple):
     kind: int
     cols: np.ndarray  # int32 vocabulary ids, unique
-    counts: np.ndarray  # int32, > 0
+    counts: np.ndarray  # uint16 (int32 if one does not fit), > 0
 
 
 class _Query(NamedTuple):
@@ -75,7 +80,7 @@ class _Shard:
     """The documents of one kind: a merged matrix plus the pending upserts."""
 
     def __init__(self) -> None:
-        self.mat = sp.csc_array((0, 0), dtype=np.float64)
+        self.mat = sp.csc_array((0, 0), dtype=WEIGHT)
         self.ids = np.empty(0, dtype=np.int64)
         self.alive = np.empty(0, dtype=bool)
         self.slot_of: dict[int, int] = {}
@@ -89,7 +94,7 @@ class _Shard:
         self.p_alive = _Growable(np.bool_)
         self.p_rows = _Growable(np.int32)  # pending row of each posting
         self.p_cols = _Growable(np.int32)
-        self.p_w = _Growable(np.float64)
+        self.p_w = _Growable(WEIGHT)
         self.pend_of: dict[int, int] = {}
 
     def add_pending(self, doc_id: int, cols: np.ndarray, weights: np.ndarray) -> None:
@@ -138,7 +143,7 @@ class _Shard:
             )
             ids.append(self.p_ids.view()[p_alive])
         if not parts:
-            self.mat = sp.csc_array((0, width), dtype=np.float64)
+            self.mat = sp.csc_array((0, width), dtype=WEIGHT)
         elif len(parts) == 1:
             self.mat = parts[0]
         else:
@@ -198,11 +203,81 @@ class _Shard:
         return np.concatenate(ids), np.concatenate(scores), np.concatenate(alive)
 
 
+def _touched(shard: _Shard, queries: list[_Query]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(doc ids, cosine) of the docs sharing a term with each query, in one sparse product for all.
+
+    Only the docs on the queries' posting lists are scored (the others score 0): a search costs the
+    length of its terms' posting lists, not the size of the shard.
+    """
+    n_slots, width = shard.mat.shape
+    out: list[tuple[np.ndarray, np.ndarray]] = []
+    if n_slots and width:
+        union = np.unique(np.concatenate([q.cols[q.cols < width] for q in queries] + [np.empty(0, np.int64)]))
+        # Query weights as a sparse (terms x queries) matrix over the union of their terms.
+        rows, cols, vals = [], [], []
+        for j, q in enumerate(queries):
+            inside = q.cols < width
+            qc = q.cols[inside]
+            idf = q.a - q.b[qc]
+            rows.append(np.searchsorted(union, qc))
+            cols.append(np.full(len(qc), j))
+            vals.append(q.weights[inside] * idf)
+        weights = sp.csc_array(
+            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+            shape=(len(union), len(queries)),
+        )
+        product = sp.csc_array(shard.mat[:, union] @ weights)
+        s = shard.s
+        for j, q in enumerate(queries):
+            a, b = product.indptr[j], product.indptr[j + 1]
+            slots, num = product.indices[a:b], product.data[a:b]
+            sj = s[slots]
+            norms = np.sqrt(np.maximum(q.a * q.a * sj[:, 0] - 2.0 * q.a * sj[:, 1] + sj[:, 2], 0.0))
+            out.append((shard.ids[slots], _cosine(num.astype(np.float64), norms, q.norm, shard.alive[slots])))
+    else:
+        out = [(np.empty(0, dtype=np.int64), np.empty(0)) for _ in queries]
+    if shard.p_ids.size:
+        for j, q in enumerate(queries):
+            p_ids, p_cos, p_alive = _pending_cosines(shard, q)
+            ids, cos = out[j]
+            out[j] = (np.concatenate([ids, p_ids[p_alive]]), np.concatenate([cos, p_cos[p_alive]]))
+    return out
+
+
+def _pending_cosines(shard: _Shard, q: _Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n_pending = shard.p_ids.size
+    idf = q.a - q.b
+    rows, pcols, w = shard.p_rows.view(), shard.p_cols.view(), shard.p_w.view()
+    dense = np.zeros(len(q.b))
+    dense[q.cols] = q.weights * idf[q.cols]
+    num = np.bincount(rows, weights=w * dense[pcols], minlength=n_pending)
+    norms = np.sqrt(np.bincount(rows, weights=np.square(w * idf[pcols]), minlength=n_pending))
+    alive = shard.p_alive.view()
+    return shard.p_ids.view(), _cosine(num, norms, q.norm, alive), alive
+
+
+def _top(ids: np.ndarray, cos: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Top-k (id, score) with score > 0, best first, ties by smaller id."""
+    hits = np.flatnonzero(cos > 0)
+    if hits.size > k:
+        # Keep everything tied with the k-th best so the id tie-break below sees all of them.
+        kth = np.partition(cos[hits], hits.size - k)[hits.size - k]
+        hits = hits[cos[hits] >= kth]
+    order = np.lexsort((ids[hits], -cos[hits]))[:k]
+    best = hits[order]
+    return list(zip(ids[best].tolist(), cos[best].tolist(), strict=True))
+
+
 def _cosine(num: np.ndarray, norms: np.ndarray, qnorm: float, alive: np.ndarray) -> np.ndarray:
     out = np.zeros(len(num))
     if qnorm > 0:
         np.divide(num, norms * qnorm, out=out, where=alive & (norms > 0))
     return np.clip(out, 0.0, 1.0, out=out)  # rounding can overshoot 1 for identical bags
+
+
+def _compact(counts: np.ndarray) -> np.ndarray:
+    """Counts as uint16 when they fit (a stem rarely occurs 65,535 times in one posting)."""
+    return counts.astype(np.uint16) if counts.size and counts.max() < 2**16 else counts
 
 
 def _positive_counts(terms: Mapping[str, int]) -> list[tuple[str, int]]:
@@ -249,14 +324,68 @@ class LexicalIndex:
             counts = np.array([count for _, count in items], dtype=np.int32)
             self._remove_locked(doc_id)
             self._df[cols] += 1  # cols are unique: plain fancy-index add is exact
-            self._docs[doc_id] = _Doc(KINDS.index(kind), cols, counts)
-            shard.add_pending(doc_id, cols, 1.0 + np.log(counts))
+            self._docs[doc_id] = _Doc(KINDS.index(kind), cols, _compact(counts))
+            shard.add_pending(doc_id, cols, (1.0 + np.log(counts)).astype(WEIGHT))
             if shard.p_ids.size > max(self._merge_threshold, shard.mat.shape[0]):
                 shard.merge(np.log1p(self._df[: len(self._terms)].astype(np.float64)))
+
+    def upsert_many(
+        self,
+        kind: str,
+        doc_ids: Sequence[int] | np.ndarray,
+        vocabulary: Sequence[str],
+        indptr: np.ndarray,
+        term_index: np.ndarray,
+        counts: np.ndarray,
+    ) -> None:
+        """Add many documents of one kind at once (a bulk load): document n holds the terms
+        `vocabulary[term_index[indptr[n]:indptr[n + 1]]]` (unique within a document) with `counts`."""
+        shard = self._shard(kind)
+        doc_ids = np.asarray(doc_ids, dtype=np.int64)
+        counts = np.asarray(counts, dtype=np.int32)
+        if (counts <= 0).any():
+            raise ValueError("counts must be positive")
+        with self._lock:
+            for doc_id in doc_ids.tolist():
+                self._remove_locked(doc_id)
+            col_of = np.fromiter(
+                (self._term_id(t) for t in vocabulary), dtype=np.int32, count=len(vocabulary)
+            )
+            cols = col_of[np.asarray(term_index)]
+            np.add.at(self._df, cols, 1)
+            k = KINDS.index(kind)
+            stored = _compact(counts)
+            bounds = np.asarray(indptr, dtype=np.int64).tolist()
+            for n, doc_id in enumerate(doc_ids.tolist()):
+                a, b = bounds[n], bounds[n + 1]
+                self._docs[doc_id] = _Doc(k, cols[a:b], stored[a:b])
+            base = shard.p_ids.size
+            lengths = np.diff(np.asarray(indptr, dtype=np.int64))
+            shard.pend_of.update(zip(doc_ids.tolist(), range(base, base + len(doc_ids)), strict=True))
+            shard.p_ids.extend(doc_ids)
+            shard.p_alive.extend(np.ones(len(doc_ids), dtype=bool))
+            shard.p_rows.extend(np.repeat(np.arange(base, base + len(doc_ids), dtype=np.int32), lengths))
+            shard.p_cols.extend(cols)
+            shard.p_w.extend((1.0 + np.log(counts)).astype(WEIGHT))
 
     def remove(self, doc_id: int) -> None:
         with self._lock:
             self._remove_locked(int(doc_id))
+
+    def memory_bytes(self) -> int:
+        """Estimated bytes held: merged matrices, pending buffers, per-document terms, maps."""
+        with self._lock:
+            total = self._df.nbytes + sum(len(t) + 80 for t in self._terms)  # vocabulary
+            # Each document: its term ids and counts (two small arrays) and the dict entries.
+            total += sum(d.cols.nbytes + d.counts.nbytes + 300 for d in self._docs.values())
+            for shard in self._shards.values():
+                m = shard.mat
+                total += m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
+                total += shard.ids.nbytes + shard.alive.nbytes + shard.s.nbytes + 100 * len(shard.slot_of)
+                total += sum(
+                    g.data.nbytes for g in (shard.p_ids, shard.p_alive, shard.p_rows, shard.p_cols, shard.p_w)
+                )
+            return int(total)
 
     def idf(self, term: str) -> float:
         """How rare a term is across all live documents (a term never seen is the rarest)."""
@@ -280,17 +409,28 @@ class LexicalIndex:
 
     def search(self, kind: str, terms: Mapping[str, int], k: int) -> list[tuple[int, float]]:
         """Top-k (doc id, score) of `kind` with score > 0, best first, ties by smaller id."""
-        if k <= 0:
-            return []
-        ids, cos, _ = self._score_kind(kind, terms)
-        hits = np.flatnonzero(cos > 0)  # dead rows score 0
-        if hits.size > k:
-            # Keep everything tied with the k-th best so the id tie-break below sees all of them.
-            kth = np.partition(cos[hits], hits.size - k)[hits.size - k]
-            hits = hits[cos[hits] >= kth]
-        order = np.lexsort((ids[hits], -cos[hits]))[:k]
-        best = hits[order]
-        return list(zip(ids[best].tolist(), cos[best].tolist(), strict=True))
+        return self.search_many(kind, [terms], k)[0]
+
+    def search_many(
+        self, kind: str, bags: Sequence[Mapping[str, int]], k: int
+    ) -> list[list[tuple[int, float]]]:
+        """`search` for several queries at once: one sparse product over the shard for all of them."""
+        if k <= 0 or not bags:
+            return [[] for _ in bags]
+        shard = self._shard(kind)
+        with self._lock:
+            queries = [self._query(_positive_counts(terms)) for terms in bags]
+            if shard.p_ids.size + shard.dead > self._merge_threshold:
+                shard.merge(queries[0].b)
+            else:
+                shard.sync(queries[0].b)
+            # A few queries a product: together they touch most of a large shard, and one product for
+            # all would hold (shard x queries) scores at once.
+            scored = [
+                hit for n in range(0, len(queries), BATCH) for hit in _touched(shard, queries[n : n + BATCH])
+            ]
+        # Rank on the float32 values callers see, so equal reported scores are ties.
+        return [_top(ids, cos.astype(np.float32), k) for ids, cos in scored]
 
     def similarity(self, terms: Mapping[str, int], doc_ids: Sequence[int]) -> np.ndarray:
         """Cosine (float32) of the query against each given id, 0.0 for ids not in the index."""
@@ -303,14 +443,21 @@ class LexicalIndex:
             idf = q.a - q.b
             dense = np.zeros(len(q.b))
             dense[q.cols] = q.weights
-            for i, doc_id in enumerate(doc_ids):
-                doc = self._docs.get(int(doc_id))
-                if doc is None:
-                    continue
-                w = (1.0 + np.log(doc.counts)) * idf[doc.cols]
-                norm = math.sqrt(float(w @ w))
-                if norm > 0:
-                    out[i] = min(1.0, float(w @ dense[doc.cols]) / (norm * q.norm))
+            found = [(i, self._docs.get(int(doc_id))) for i, doc_id in enumerate(doc_ids)]
+            found = [(i, doc) for i, doc in found if doc is not None and len(doc.cols)]
+            if not found:
+                return out
+            # All the documents' terms in one pass: weights, then per-document sums.
+            cols = np.concatenate([doc.cols for _, doc in found])
+            counts = np.concatenate([doc.counts for _, doc in found])
+            seg = np.repeat(np.arange(len(found)), [len(doc.cols) for _, doc in found])
+            w = (1.0 + np.log(counts.astype(np.float64))) * idf[cols]
+            norms = np.sqrt(np.bincount(seg, weights=w * w, minlength=len(found)))
+            dots = np.bincount(seg, weights=w * dense[cols], minlength=len(found))
+            where = [i for i, _ in found]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = np.where(norms > 0, np.minimum(1.0, dots / (norms * q.norm)), 0.0)
+            out[where] = values
         return out
 
     # -- internals (callers hold the lock) ------------------------------------------------------------------

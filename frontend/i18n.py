@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 from fastapi import Request
 
+from frontend.calls_i18n import CALL_MESSAGES
+
 LANGUAGES = ("it", "en")
 LANGUAGE_COOKIE = "cm_lang"
 
@@ -58,6 +60,14 @@ MESSAGES: dict[str, dict[str, str]] = {
     "suggestions": {"it": "Abbinamenti proposti", "en": "Suggested matches"},
     "no_suggestions": {"it": "Ancora nessun abbinamento approvato.", "en": "No approved match yet."},
     "score": {"it": "Punteggio", "en": "Score"},
+    "nearest_scores": {
+        "it": "Solo tu vedi questo: i candidati più vicini hanno ottenuto {scores}; per un suggerimento serve almeno {threshold}.",
+        "en": "Only you see this: the closest candidates scored {scores}; a suggestion needs at least {threshold}.",
+    },
+    "nearest_none": {
+        "it": "Non ci sono ancora pubblicazioni del tipo opposto con cui confrontarla.",
+        "en": "There are no postings of the other kind to compare it with yet.",
+    },
     "no_match_yet": {
         "it": "Nessun abbinamento per ora. La pubblicazione viene riconfrontata da sola quando la modifichi o quando arrivano nuove pubblicazioni. Cosa aiuterebbe:",
         "en": "No match yet. The posting is matched again on its own when you edit it or when new postings arrive. What would help:",
@@ -332,6 +342,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "enable_user": {"it": "Riattiva", "en": "Enable"},
     "user_disabled": {"it": "disattivato", "en": "disabled"},
 }
+MESSAGES.update(CALL_MESSAGES)  # the funding calls' texts, kept in their own module
 
 
 def language_of(request: Request) -> str:

@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.core.errors import DomainError
 from api.http.unavailable import is_database_trouble, retry_after_seconds
 from frontend.i18n import language_of, translator
-from frontend.routes import admin, auth, desk, member, privacy
+from frontend.routes import admin, auth, calls, desk, member, privacy
 from frontend.session import LoginRequired
 from frontend.web import HERE, MaybeUser, redirect, render, templates
 
@@ -29,7 +29,7 @@ ERROR_PAGES = {403: "error_403", 404: "error_404", 503: "error_503"}
 
 def mount_frontend(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for router in (auth.router, member.router, desk.router, admin.router, privacy.router):
+    for router in (auth.router, member.router, desk.router, admin.router, privacy.router, calls.router):
         app.include_router(router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

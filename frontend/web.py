@@ -20,6 +20,7 @@ from frontend.session import LoginRequired, csrf_token, remember_visitor, signed
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["percent"] = score_percent
 # Templates ask the policy which links to show; they never look at roles themselves.
 templates.env.globals.update(can_use_desk=policy.can_use_desk, can_administer=policy.can_administer)
 

@@ -7,11 +7,14 @@ the same work again.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import dramatiq
+from dramatiq.middleware import CurrentMessage
 
+from api.calls.jobs import MATCH_POSTING_TO_CALLS
 from api.core.jobs import DELIVER_NOTIFICATION, EMBED_POSTING, MATCH_POSTING, SEND_DIGEST
 from api.matching.service import match_posting
 from api.notifications.channels import EMAIL, LIVE, Channel, EmailChannel, LiveChannel, MailSettings
@@ -21,9 +24,21 @@ from api.operations.metrics import SUGGESTIONS_CREATED
 from api.pipeline.service import embedding_task, record_failure, store_embedding
 from workers import account_actors  # noqa: F401  (declares auth.send_password_reset on the same broker)
 from workers.broker import actor_policy
+from workers.call_actors import embed_call  # noqa: F401  (declares the calls.* actors on the same broker)
 from workers.resources import WorkerResources, current
 
 log = logging.getLogger(__name__)
+
+
+def queued_ms() -> float:
+    """How long the current message waited in Redis before this thread took it (the hop's cost
+    beyond its own work); 0 outside a worker."""
+    message = CurrentMessage.get_current_message()
+    return max(0.0, time.time() * 1000 - message.message_timestamp) if message is not None else 0.0
+
+
+def _ms(since: float) -> float:
+    return (time.perf_counter() - since) * 1000
 
 
 @contextmanager
@@ -47,6 +62,7 @@ def failures_recorded(posting_id: int, step: str) -> Iterator[None]:
 )
 def embed_posting(posting_id: int, revision: int) -> None:
     res = current()
+    waited, started = queued_ms(), time.perf_counter()
     with failures_recorded(posting_id, "embedding"):
         with res.unit_of_work() as uow:
             task = embedding_task(
@@ -59,8 +75,10 @@ def embed_posting(posting_id: int, revision: int) -> None:
             )
         if task is None:
             return
+        read_ms, encoding = _ms(started), time.perf_counter()
         encoded = res.encoder.encode(task.representation.texts)
         multi = res.second.encode([task.representation.raw])[0] if res.second else None
+        encode_ms, storing = _ms(encoding), time.perf_counter()
         with res.unit_of_work() as uow:
             store_embedding(
                 uow.session,
@@ -71,7 +89,16 @@ def embed_posting(posting_id: int, revision: int) -> None:
                 multi_vector=multi,
                 multi_model=res.multi_model,
             )
-        log.info("posting %s r%s embedded (%d texts)", posting_id, revision, len(task.representation.texts))
+        log.info(
+            "posting %s r%s embedded (%d texts): queued %.0f ms, read %.0f ms, encode %.0f ms, store %.0f ms",
+            posting_id,
+            revision,
+            len(task.representation.texts),
+            waited,
+            read_ms,
+            encode_ms,
+            _ms(storing),
+        )
 
 
 @dramatiq.actor(
@@ -81,6 +108,7 @@ def embed_posting(posting_id: int, revision: int) -> None:
 )
 def match(posting_id: int, revision: int) -> None:
     res = current()
+    waited, started = queued_ms(), time.perf_counter()
     with failures_recorded(posting_id, "matching"), res.unit_of_work() as uow:
         created = match_posting(
             uow.session,
@@ -90,7 +118,11 @@ def match(posting_id: int, revision: int) -> None:
             posting_id=posting_id,
             revision=revision,
         )
+        uow.jobs.enqueue(MATCH_POSTING_TO_CALLS, posting_id, revision)  # open funding calls it may fit
     SUGGESTIONS_CREATED.inc(created)  # after the commit: only what was stored
+    log.info(
+        "posting %s r%s match step: queued %.0f ms, took %.0f ms", posting_id, revision, waited, _ms(started)
+    )
 
 
 def _channels(res: WorkerResources) -> dict[str, Channel]:

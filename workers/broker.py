@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dramatiq
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import (
     AgeLimit,
     Callbacks,
@@ -14,11 +13,13 @@ from dramatiq.middleware import (
     TimeLimit,
 )
 
+from api.core.jobs import RingOnEnqueue
 from api.core.redis_server import redis_url
 from api.core.settings import Settings
 from api.operations.deadletters import FailureRecorder
 from api.operations.logs import MessageLogContext
 from api.operations.metrics import WorkerMetrics
+from workers.wakeup import WakeableRedisBroker
 
 # The retry and time-limit policy of every actor, in one table (times in ms). Each actor
 # declares itself with `**actor_policy(name)`: one with no line here fails at import, so none
@@ -36,14 +37,31 @@ ACTOR_POLICIES: dict[str, dict[str, int]] = {
     "notifications.send_digest": dict(
         max_retries=5, min_backoff=5000, max_backoff=300_000, time_limit=120_000
     ),
+    # Funding calls (workers/call_actors.py): as quick as the posting pipeline's steps.
+    "calls.embed": dict(max_retries=3, min_backoff=1000, max_backoff=15_000, time_limit=120_000),
+    "calls.match": dict(max_retries=3, min_backoff=1000, max_backoff=15_000, time_limit=120_000),
+    "calls.match_posting": dict(max_retries=3, min_backoff=1000, max_backoff=15_000, time_limit=120_000),
+    "calls.propose_consortia": dict(max_retries=3, min_backoff=1000, max_backoff=15_000, time_limit=120_000),
     # A password-reset link; each retry mails a fresh link (the earlier one stops working).
     "auth.send_password_reset": dict(max_retries=3, min_backoff=2000, max_backoff=60_000, time_limit=60_000),
 }
 
 
+# The order in which a worker runs the messages it has fetched from all its queues (lower
+# first; the others 0). A posting just embedded is matched before the next one is embedded,
+# and during a bulk import the deliveries wait for the pipeline instead of taking its CPU:
+# they run as soon as no pipeline step is waiting (notifications are asynchronous anyway).
+ACTOR_PRIORITIES: dict[str, int] = {
+    "matching.match_posting": 0,
+    "postings.embed": 10,
+    "notifications.deliver": 50,
+    "notifications.send_digest": 50,
+}
+
+
 def actor_policy(actor_name: str) -> dict[str, int]:
     try:
-        return dict(ACTOR_POLICIES[actor_name])
+        return {**ACTOR_POLICIES[actor_name], "priority": ACTOR_PRIORITIES.get(actor_name, 0)}
     except KeyError:
         raise KeyError(f"actor {actor_name!r} has no line in workers.broker.ACTOR_POLICIES") from None
 
@@ -51,8 +69,9 @@ def actor_policy(actor_name: str) -> dict[str, int]:
 class IdlePolling(dramatiq.Middleware):
     """Sets how long an idle consumer may wait between polls of its queue.
 
-    Dramatiq's default (1 s, not settable from its CLI) adds up to a second to every queue a
-    posting crosses; consumers are created right after this hook, so they pick it up.
+    A consumer wakes as soon as a message is enqueued (workers/wakeup.py); this is only the
+    fallback for a ring that was lost. Dramatiq's default (1 s, not settable from its CLI) would
+    make that fallback slow; consumers are created right after this hook, so they pick it up.
     """
 
     def __init__(self, poll_ms: int) -> None:
@@ -64,7 +83,7 @@ class IdlePolling(dramatiq.Middleware):
 
 def make_broker(
     settings: Settings, *, extra_middleware: list[dramatiq.Middleware] | None = None
-) -> RedisBroker:
+) -> WakeableRedisBroker:
     middleware = [
         # First, so its after-hooks run last: every log line of a message carries its id and
         # the id of the request that caused it.
@@ -84,16 +103,18 @@ def make_broker(
         FailureRecorder(),
         CurrentMessage(),
         IdlePolling(settings.worker_idle_poll_ms),
+        # Wakes idle consumers (here and in every other worker) as soon as a job is enqueued.
+        RingOnEnqueue(),
         *(extra_middleware or []),
     ]
-    return RedisBroker(
+    return WakeableRedisBroker(
         url=redis_url(settings),
         middleware=middleware,
         heartbeat_timeout=settings.worker_heartbeat_timeout_ms,
     )
 
 
-def install_broker(settings: Settings, **kwargs) -> RedisBroker:  # type: ignore[no-untyped-def]
+def install_broker(settings: Settings, **kwargs) -> WakeableRedisBroker:  # type: ignore[no-untyped-def]
     """Set the global broker. Must run before any actor module is imported."""
     broker = make_broker(settings, **kwargs)
     dramatiq.set_broker(broker)

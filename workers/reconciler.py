@@ -11,6 +11,8 @@ from datetime import timedelta
 import dramatiq
 import redis
 
+from api.auth.sessions import prune_sessions
+from api.calls.reminders import calls_pass
 from api.models.base import utcnow
 from api.notifications.delivery import sweep
 from api.notifications.digest import enqueue_due_digests
@@ -69,9 +71,17 @@ class ReconcilerMiddleware(dramatiq.Middleware):
             )
             digests = enqueue_due_digests(uow.session, jobs=uow.jobs, now=now)
             released = release_waiting(uow.session, jobs=uow.jobs, budget=res.match_policy.budget, now=now)
+            pruned = prune_sessions(uow.session, now=now)
+        # Its own transaction: a failing calls pass never undoes the postings' reconciliation.
+        with res.unit_of_work() as uow:
+            calls = calls_pass(uow.session, jobs=uow.jobs, settings=res.settings, now=now)
+        if any(calls.values()):
+            log.info("reconciler: calls %s", calls)
         if report.requeued or report.failed or report.expired:
             log.info("reconciler: %s", report)
         if deliveries.requeued or deliveries.failed or digests:
             log.info("reconciler: %s, %d digests due", deliveries, digests)
         if released:
             log.info("reconciler: %d waiting suggestions released within their budgets", released)
+        if pruned:
+            log.info("reconciler: %d ended sessions deleted", pruned)

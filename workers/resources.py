@@ -13,12 +13,13 @@ import redis
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.core.db import sessions_for
+from api.core.encoders import pivot_encoder
 from api.core.redis_server import redis_url
 from api.core.settings import Settings
 from api.core.uow import UnitOfWork, transaction
 from api.mail.transport import Transport, transport_for
 from api.matching.indexing import GENERATION_KEY
-from api.matching.replica import IndexReplica
+from api.matching.replica import IndexReplica, index_config
 from api.matching.service import MatchPolicy
 from embeddings.batcher import BatchingEncoder
 from embeddings.encoder import Encoder, MultilingualEncoder, second_encoder
@@ -32,7 +33,7 @@ class WorkerResources:
     settings: Settings
     sessions: sessionmaker[Session]
     encoder: BatchingEncoder
-    second: MultilingualEncoder | None  # the multilingual encoder beside the pivot, if configured
+    second: BatchingEncoder | None  # the multilingual encoder beside the pivot, if configured
     replica: IndexReplica
     redis: redis.Redis
     broker: dramatiq.Broker
@@ -72,6 +73,14 @@ _current: WorkerResources | None = None
 _lock = threading.Lock()
 
 
+def build_encoders(settings: Settings) -> tuple[Encoder, MultilingualEncoder | None]:
+    """The encoders a worker process runs: the pivot, and the second one if configured.
+
+    The benchmarks time these very objects beside the pipeline (`bench/post_to_suggestion.py`).
+    """
+    return pivot_encoder(settings), second_encoder(settings.second_encoder)
+
+
 def build(
     settings: Settings,
     broker: dramatiq.Broker,
@@ -79,15 +88,20 @@ def build(
     encoder: Encoder | None = None,
     second: MultilingualEncoder | None = None,
 ) -> WorkerResources:
-    encoder = encoder or Encoder(settings.embedding_model)
+    encoder = encoder or pivot_encoder(settings)
     second = second or second_encoder(settings.second_encoder)
-    sessions = sessions_for(settings.resolved_database_url, busy_timeout_ms=settings.database_busy_timeout_ms)
+    sessions = sessions_for(
+        settings.resolved_database_url,
+        busy_timeout_ms=settings.database_busy_timeout_ms,
+        sqlite_synchronous=settings.database_sqlite_synchronous,
+    )
     replica = IndexReplica(
         model=index_model_id(settings.embedding_model),
         dim=encoder.dim,
         margin_seconds=settings.index_sync_margin_seconds,
         multi_model=second_model_id(settings.second_encoder),
         multi_dim=second.dim if second else 0,
+        index=index_config(settings),
     )
     client = redis.Redis.from_url(redis_url(settings))
     # Read the generation before loading: a reindex that lands meanwhile triggers a reload.
@@ -104,7 +118,12 @@ def build(
         encoder=BatchingEncoder(
             encoder, max_batch=settings.embedding_batch_size, max_wait_ms=settings.embedding_batch_wait_ms
         ),
-        second=second,
+        # Batched too: the second encoder's numpy matmuls gain even more from a batch than torch.
+        second=BatchingEncoder(
+            second, max_batch=settings.embedding_batch_size, max_wait_ms=settings.embedding_batch_wait_ms
+        )
+        if second
+        else None,
         replica=replica,
         redis=client,
         broker=broker,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth.tokens import new_token, token_hash
@@ -89,6 +89,21 @@ def revoke_all(session: Session, *, user_id: int, keep: AuthSession | None = Non
     )
     if keep is not None:
         statement = statement.where(AuthSession.id != keep.id)
+    return session.execute(statement).rowcount or 0
+
+
+# Ended sessions are kept this long (a user's "signed out everywhere" stays visible a while).
+ENDED_SESSIONS_KEPT = timedelta(days=7)
+
+
+def prune_sessions(session: Session, *, now: datetime) -> int:
+    """Delete sessions that expired or were revoked over ENDED_SESSIONS_KEPT ago; returns how many."""
+    cutoff = now - ENDED_SESSIONS_KEPT
+    statement = (
+        delete(AuthSession)
+        .where(or_(AuthSession.expires_at < cutoff, AuthSession.revoked_at < cutoff))
+        .execution_options(synchronize_session=False)
+    )
     return session.execute(statement).rowcount or 0
 
 

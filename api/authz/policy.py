@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, and_, case, false, or_, select, true, union
 
-from api.models import Posting, Suggestion, User
+from api.models import Call, Consortium, ConsortiumMember, Posting, Suggestion, User
 from api.models.enums import Role, S3Area, SuggestionStatus
 
 ALL_AREAS = frozenset(area.value for area in S3Area)
@@ -96,6 +96,12 @@ def hidden_posting_fields(
     if reached and is_reviewer_of(user, via):  # type: ignore[arg-type]
         return NOTHING_HIDDEN  # a cross-cluster pair: the other cluster's posting comes with it
     return None
+
+
+def sees_match_outlook(user: User, posting: Posting) -> bool:
+    """How close a posting's nearest candidates came is for its owner only: even without names,
+    the scores of other organisations' postings are not a reviewer's or counterpart's to read."""
+    return belongs_to(user, posting.organisation_id)
 
 
 def _hidden_from_party(via: Suggestion) -> frozenset[str] | None:
@@ -298,6 +304,94 @@ def gives_up_own_admin(actor: User, target: User, role: Role) -> bool:
 def clusters_for(role: Role, clusters: Iterable[str]) -> list[str]:
     """Only facilitators keep clusters: an admin reviews all, a member none."""
     return sorted(set(clusters)) if role is Role.facilitator else []
+
+
+# --- funding calls and consortia -----------------------------------------------------------
+
+# Where a proposal's members read each other: once invited (pending and rejected ones are the desk's).
+SEEN_BY_MEMBERS = frozenset({"invited", "formed", "incomplete"})
+
+
+def call_areas(call: Call) -> frozenset[str]:
+    """The clusters a call belongs to: its S3 areas, every cluster when it names none."""
+    return frozenset(call.s3_areas or ()) or ALL_AREAS
+
+
+def can_publish_calls(user: User | None) -> bool:
+    """Calls come from the clusters' facilitators and the admins, never from members."""
+    return is_admin(user) or is_facilitator(user)
+
+
+def can_publish_call_in(user: User, s3_areas: Iterable[str]) -> bool:
+    """A facilitator publishes for its own clusters (naming at least one); an admin for any."""
+    if is_admin(user):
+        return True
+    areas = frozenset(s3_areas)
+    return is_facilitator(user) and bool(areas) and areas <= reviewer_areas(user)
+
+
+def can_read_call(user: User | None, call: Call) -> bool:
+    """Calls are public to every signed-in user: they are announcements, not anyone's data."""
+    return user is not None
+
+
+def is_call_reviewer(user: User, call: Call) -> bool:
+    """The facilitators of the call's clusters (admins: of all)."""
+    return bool(call_areas(call) & reviewer_areas(user))
+
+
+def can_manage_call(user: User, call: Call) -> bool:
+    """Edit, close, read the funnel and the proposals: the call's facilitators and admins."""
+    return is_call_reviewer(user, call)
+
+
+def membership_of(user: User, consortium: Consortium) -> ConsortiumMember | None:
+    """The user's organisation's place in the proposal, if it is one of its members."""
+    for member in consortium.members:
+        if belongs_to(user, member.organisation_id):
+            return member
+    return None
+
+
+def is_consortium_reviewer(user: User, consortium: Consortium) -> bool:
+    """The call's facilitators, except those whose own organisation is in the group (conflict)."""
+    return is_call_reviewer(user, consortium.call) and membership_of(user, consortium) is None
+
+
+def can_see_consortium(user: User, consortium: Consortium) -> bool:
+    if is_consortium_reviewer(user, consortium):
+        return True
+    return membership_of(user, consortium) is not None and consortium.status in SEEN_BY_MEMBERS
+
+
+def can_review_consortium(user: User, consortium: Consortium) -> bool:
+    return is_consortium_reviewer(user, consortium)
+
+
+def can_answer_consortium(user: User, consortium: Consortium) -> bool:
+    """A member organisation answers its invitation (whatever its user's role)."""
+    return membership_of(user, consortium) is not None and consortium.status in SEEN_BY_MEMBERS
+
+
+def can_see_member_identity(user: User, consortium: Consortium, member: ConsortiumMember) -> bool:
+    """Reviewers see who is proposed; a member sees another's name and contact only once both
+    organisations accepted (as the EEN keeps profiles anonymous until both sides agree)."""
+    own = membership_of(user, consortium)
+    if own is not None:
+        return own.id == member.id or (own.answer == "accepted" and member.answer == "accepted")
+    return is_consortium_reviewer(user, consortium)
+
+
+def consortium_candidates_filter(user: User) -> ColumnElement[bool]:
+    """A superset of the proposals a user may see, for the query; each row then passes
+    `can_see_consortium`, so a list never shows what a read would refuse."""
+    if reviewer_areas(user):
+        return true()
+    if user.organisation_id is None:
+        return false()
+    return Consortium.id.in_(
+        select(ConsortiumMember.consortium_id).where(ConsortiumMember.organisation_id == user.organisation_id)
+    )
 
 
 # --- privacy: export, erasure, audit ---------------------------------------------------------

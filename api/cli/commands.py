@@ -69,7 +69,7 @@ def seed(demo: bool) -> None:
         click.echo("demo already loaded")
     else:
         click.echo(
-            f"demo loaded: {logins.postings} postings"
+            f"demo loaded: {logins.postings} postings, {logins.calls} funding calls"
             + (f" ({unsent} to be enqueued by the reconciler)" if unsent else "")
         )
     click.echo(format_logins(logins))
@@ -169,6 +169,7 @@ def reindex(reembed: bool) -> None:
         f"reindexed: {report.embedded} postings embedded, {report.deactivated} closed removed, "
         f"index holds {report.needs} needs and {report.offers} offers"
     )
+    click.echo(report.memory_summary())
 
 
 @main.command()
@@ -176,6 +177,7 @@ def reconcile() -> None:
     """One reconciler pass: re-enqueue stuck postings and deliveries, and the digests due, now."""
     from datetime import timedelta
 
+    from api.calls.reminders import calls_pass
     from api.core.db import unit_of_work
     from api.core.jobs import JobBuffer
     from api.models.base import utcnow
@@ -199,8 +201,51 @@ def reconcile() -> None:
             max_attempts=settings.delivery_max_attempts,
         )
         digests = enqueue_due_digests(session, jobs=jobs, now=utcnow())
+        calls = calls_pass(session, jobs=jobs, settings=settings, now=utcnow())
     _flush_jobs(settings, jobs)
-    click.echo(f"reconciled: {report}; deliveries: {deliveries}; digests due: {digests}")
+    click.echo(f"reconciled: {report}; deliveries: {deliveries}; digests due: {digests}; calls: {calls}")
+
+
+@main.group()
+def calls() -> None:
+    """Funding calls."""
+
+
+@calls.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "publisher", default=None, help="The facilitator or admin publishing them (e-mail).")
+def calls_import(file: Path, publisher: str | None) -> None:
+    """Import calls from a CSV or JSON file (all or nothing; an external_id updates its call)."""
+    from sqlalchemy import select
+
+    from api.calls.importer import ImportFailed, import_calls, read_rows
+    from api.core.db import unit_of_work
+    from api.core.jobs import JobBuffer
+    from api.models import User
+    from api.models.enums import Role
+
+    settings = _settings()
+    jobs = JobBuffer()
+    try:
+        with unit_of_work(_sessions(settings)) as session:
+            query = select(User).order_by(User.id)
+            author = session.scalar(
+                query.where(User.email == publisher.lower())
+                if publisher
+                else query.where(User.role == Role.admin.value)
+            )
+            if author is None:
+                raise click.ClickException(
+                    f"no user {publisher}" if publisher else "no admin account: pass --as FACILITATOR_EMAIL"
+                )
+            report = import_calls(session, jobs=jobs, author=author, rows=read_rows(file))
+    except ImportFailed as exc:
+        raise click.ClickException("nothing imported:\n" + "\n".join(exc.problems)) from exc
+    unsent = _flush_jobs(settings, jobs)
+    click.echo(
+        f"calls imported: {len(report.created)} new, {len(report.updated)} updated"
+        + (f" ({unsent} to be enqueued by the reconciler)" if unsent else "")
+    )
 
 
 @main.group()
@@ -316,15 +361,25 @@ def doctor(as_json: bool) -> None:
     help="Evaluate a copy written as hurried members write (api/evaluation/perturb.py), made with this "
     "seed; the copy is saved as <data dir>/eval/<name>.perturbed-<seed>.json.",
 )
-def eval_command(dataset: Path, as_json: bool, seed: int | None) -> None:
+@click.option(
+    "--calls",
+    "calls_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Funding calls graded over the data set's postings (default: the data set's own 'calls', "
+    "else the bundled calls when they were written over this set).",
+)
+def eval_command(dataset: Path, as_json: bool, seed: int | None, calls_file: Path | None) -> None:
     """Measure matching quality on a labelled data set, with the dense and BM25 baselines."""
     import json
 
+    from api.core.encoders import pivot_encoder
+    from api.evaluation.call_set import calls_for
     from api.evaluation.dataset import load_eval_set
     from api.evaluation.harness import evaluate
     from api.evaluation.report import format_report
     from api.matching.service import MatchPolicy
-    from embeddings.encoder import Encoder, second_encoder
+    from embeddings.encoder import second_encoder
 
     settings = _settings()
     _quiet_pipeline_logs()
@@ -341,13 +396,48 @@ def eval_command(dataset: Path, as_json: bool, seed: int | None) -> None:
             click.echo(f"perturbed copy: {copy}", err=True)
         except OSError as exc:  # a read-only data directory still gets its figures
             click.echo(f"could not write the perturbed copy ({exc}); evaluating it in memory", err=True)
+    calls = _load_or_fail(lambda path: calls_for(path, eval_set, calls_file), dataset)
     result = evaluate(
         eval_set,
-        Encoder(settings.embedding_model),
+        pivot_encoder(settings),
         MatchPolicy.from_settings(settings),
         second_encoder(settings.second_encoder),
+        calls=calls,
     )
     click.echo(json.dumps(result, indent=2) if as_json else format_report(result))
+
+
+@main.command("calibrate-calls")
+@click.argument("dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--calls", "calls_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None
+)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def calibrate_calls_command(dataset: Path, calls_file: Path | None, out: Path | None) -> None:
+    """Fit the call relevance score and its threshold on graded calls (default out: the bundled file)."""
+    from api.calls.relevance import DEFAULT_CALL_CALIBRATION
+    from api.core.encoders import pivot_encoder
+    from api.evaluation.call_eval import fit_call_calibration
+    from api.evaluation.call_set import calls_for
+    from api.evaluation.dataset import load_eval_set
+    from api.evaluation.harness import loaded
+    from embeddings.encoder import second_encoder
+
+    settings = _settings()
+    _quiet_pipeline_logs()
+    eval_set = _load_or_fail(load_eval_set, dataset)
+    calls = _load_or_fail(lambda path: calls_for(path, eval_set, calls_file), dataset)
+    if calls is None:
+        raise click.ClickException(f"{dataset}: no funding calls to fit on (give --calls FILE)")
+    encoder, second = pivot_encoder(settings), second_encoder(settings.second_encoder)
+    with loaded(eval_set, encoder, second) as data:
+        calibration, report = fit_call_calibration(data, calls, encoder, second)
+    target = out or DEFAULT_CALL_CALIBRATION
+    calibration.save(target)
+    click.echo(f"fitted on {report['pairs']} call/posting pairs ({report['positives']} relevant) -> {target}")
+    click.echo(f"weights {calibration.weights}, bias {calibration.bias}")
+    click.echo(f"call->posting nDCG@10 with each call held out of the fit: {report['held_out_ndcg@10']:.3f}")
+    click.echo(f"telling threshold {calibration.threshold}; on this set: {report['telling']}")
 
 
 @main.command("eval-sts")
@@ -355,12 +445,13 @@ def eval_command(dataset: Path, as_json: bool, seed: int | None) -> None:
 def eval_sts_command(sts_file: Path) -> None:
     """Each configured encoder's STS score (cosine Spearman x 100), on the raw sentences and on
     what the matcher embeds (the English pivot for the first, the raw text for the second)."""
+    from api.core.encoders import pivot_encoder
     from api.evaluation.sts import load_sts, sts_report
-    from embeddings.encoder import Encoder, second_encoder
+    from embeddings.encoder import second_encoder
 
     settings = _settings()
     pairs = _load_or_fail(load_sts, sts_file)
-    encoder, second = Encoder(settings.embedding_model), second_encoder(settings.second_encoder)
+    encoder, second = pivot_encoder(settings), second_encoder(settings.second_encoder)
     click.echo(f"{sts_file.name}: {len(pairs)} pairs, Spearman x 100")
     report = sts_report(encoder, second, pairs)
     for name, score in report.items():
@@ -377,16 +468,17 @@ def eval_sts_command(sts_file: Path) -> None:
 )
 def calibrate(dataset: Path, out: Path | None) -> None:
     """Fit the score model and choose the delivery rule on a labelled data set."""
+    from api.core.encoders import pivot_encoder
     from api.evaluation.calibrate import calibrate as fit
     from api.evaluation.dataset import load_eval_set
-    from embeddings.encoder import Encoder, second_encoder
+    from embeddings.encoder import second_encoder
 
     settings = _settings()
     _quiet_pipeline_logs()
     eval_set = _load_or_fail(load_eval_set, dataset)
     calibration, report = fit(
         eval_set,
-        Encoder(settings.embedding_model),
+        pivot_encoder(settings),
         second_encoder(settings.second_encoder),
         candidates=settings.match_candidates,
     )

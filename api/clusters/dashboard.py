@@ -9,8 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.authz import policy
+from api.calls.service import UpcomingCall, upcoming_calls
 from api.core.errors import Forbidden
 from api.models import Posting, Suggestion, User
+from api.models.base import utcnow
 from api.models.enums import SuggestionStatus
 
 REACHED_PARTIES = (
@@ -32,6 +34,8 @@ class ClusterDashboard:
     median_seconds_to_first_suggestion: float | None = None
     unmet_needs: dict[str, list[Posting]] = field(default_factory=dict)
     cross_cluster: list[Suggestion] = field(default_factory=list)
+    # Funding calls of the next 90 days: members that fit, consortia, and why none yet.
+    upcoming_calls: list[UpcomingCall] = field(default_factory=list)
 
 
 def cluster_dashboard(session: Session, user: User) -> ClusterDashboard:
@@ -65,4 +69,5 @@ def cluster_dashboard(session: Session, user: User) -> ClusterDashboard:
         if posting.kind == "need" and posting.status == "open" and posting.id not in matched_needs:
             dashboard.unmet_needs.setdefault(posting.s3_area, []).append(posting)
     dashboard.cross_cluster = [s for s in suggestions if s.need.s3_area != s.offer.s3_area]
+    dashboard.upcoming_calls = upcoming_calls(session, areas=areas, now=utcnow())
     return dashboard

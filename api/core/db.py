@@ -11,8 +11,15 @@ from sqlalchemy.orm import Session, sessionmaker
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
 
 
-def make_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
+DEFAULT_SQLITE_SYNCHRONOUS = "FULL"
+
+
+def make_engine(
+    url: str, *, busy_timeout_ms: int | None = None, sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS
+) -> Engine:
     if url.startswith("sqlite"):
+        if sqlite_synchronous.upper() not in ("FULL", "NORMAL"):
+            raise ValueError(f"sqlite_synchronous must be FULL or NORMAL, not {sqlite_synchronous!r}")
         busy_ms = DEFAULT_BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000})
 
@@ -23,6 +30,10 @@ def make_engine(url: str, *, busy_timeout_ms: int | None = None) -> Engine:
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+            # FULL: a commit returns once it is on disk (an accepted posting survives a power cut).
+            # NORMAL in WAL mode fsyncs at checkpoints only: a killed process loses nothing
+            # committed, a power cut may lose the last commits, never consistency.
+            cursor.execute(f"PRAGMA synchronous={sqlite_synchronous.upper()}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
@@ -34,8 +45,12 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
-def sessions_for(url: str, *, busy_timeout_ms: int | None = None) -> sessionmaker[Session]:
-    return make_sessionmaker(make_engine(url, busy_timeout_ms=busy_timeout_ms))
+def sessions_for(
+    url: str, *, busy_timeout_ms: int | None = None, sqlite_synchronous: str = DEFAULT_SQLITE_SYNCHRONOUS
+) -> sessionmaker[Session]:
+    return make_sessionmaker(
+        make_engine(url, busy_timeout_ms=busy_timeout_ms, sqlite_synchronous=sqlite_synchronous)
+    )
 
 
 @contextmanager

@@ -36,9 +36,43 @@ SEND_DIGEST = JobSpec("notifications.send_digest", "notifications")
 SEND_PASSWORD_RESET = JobSpec("auth.send_password_reset", "notifications")
 
 
+WAKE_CHANNEL_PREFIX = "clustermatch:wake:"
+
+
+def wake_channel(client: Any, queue_name: str) -> str:
+    """The pub/sub channel that tells idle workers a message is waiting on this queue.
+
+    Pub/sub ignores the database number: it is part of the name, so installations sharing one
+    Redis server on different databases never wake each other's workers.
+    """
+    db = client.connection_pool.connection_kwargs.get("db", 0)
+    return f"{WAKE_CHANNEL_PREFIX}{db}:{queue_name}"
+
+
+class RingOnEnqueue(dramatiq.Middleware):
+    """After each message reaches its queue, publishes the queue's name on the wake channel.
+
+    Idle worker consumers wait on that channel (workers/wakeup.py) instead of polling, so a
+    message is taken at once. A ring is only a hint: a lost one (Redis pub/sub is at most once)
+    costs the consumer's fallback poll, never the message, which is already in its queue.
+    Delayed messages (retries) are not rung: they reach their queue later, from the worker that
+    moves them, and that enqueue rings.
+    """
+
+    def after_enqueue(self, broker: dramatiq.Broker, message: dramatiq.Message, delay: int | None) -> None:
+        client = getattr(broker, "client", None)
+        if delay or client is None:
+            return
+        try:
+            client.publish(wake_channel(client, message.queue_name), b"")
+        except Exception as exc:  # the message is queued; a worker's poll finds it
+            log.debug("no wake-up for %s: %s", message.queue_name, exc)
+
+
 def enqueue_broker(redis_url: str) -> RedisBroker:
-    """A broker for processes that only send jobs (API, CLI): no worker middleware."""
-    return RedisBroker(url=redis_url, middleware=[])
+    """A broker for processes that only send jobs (API, CLI): no worker middleware, only the
+    ring that wakes an idle worker."""
+    return RedisBroker(url=redis_url, middleware=[RingOnEnqueue()])
 
 
 @dataclass

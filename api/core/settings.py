@@ -51,6 +51,13 @@ class Settings(BaseSettings):
     # any sentence-transformers name or local path works too.
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
     embedding_batch_size: int = 32
+    # What runs the pivot encoder: "onnx" (ONNX Runtime over an export of the model made on first
+    # use and cached under <data_dir>/models; same vectors, 1.1-1.4x torch's speed on idle cores,
+    # 2-4x when the cores are contended),
+    # "torch", or "auto": onnx when its export verifies against torch, torch otherwise.
+    encoder_backend: Literal["auto", "torch", "onnx"] = "auto"
+    # Intra-op threads of the pivot encoder (ONNX Runtime or torch); 0: one per CPU core.
+    encoder_threads: int = 0
     # How long an embedding thread waits for more texts to fill a batch.
     embedding_batch_wait_ms: int = 5
     # A multilingual encoder beside the pivot: a second vector of each posting's raw text, its
@@ -70,6 +77,11 @@ class Settings(BaseSettings):
     # facilitators first; a score (e.g. 0.9) delivers suggestions at or above it directly.
     review_auto_deliver_above: float | None = None
 
+    # Funding calls: reminders this many days before a deadline (each sent once), and the most
+    # postings one call's matching tells (who fits: embeddings/data/call_calibration.json).
+    call_reminder_days: list[int] = [30, 14, 3]
+    call_max_fits: int = 60
+
     # E-mail: smtp://user:password@host:587 (STARTTLS) or smtps://…:465; unset writes each
     # message to <data dir>/outbox and logs it. Links in mails point at public_url.
     smtp_url: str | None = None
@@ -88,11 +100,21 @@ class Settings(BaseSettings):
     # Index replicas re-read changes this far back, so a transaction that committed late is
     # never missed (must exceed the longest write transaction on the embeddings table).
     index_sync_margin_seconds: float = 120.0
+    # Vector indexes grow with the data: exact (flat) search up to this many vectors per posting
+    # kind, then the FAISS factory string below ({nlist}: ~2 sqrt(N) lists), rebuilt aside.
+    index_exact_max_vectors: int = 100_000
+    index_factory: str = "IVF{nlist},SQ8"
+    index_nprobe: int = 32  # IVF lists searched per query
+    index_ef_search: int = 64  # HNSW factories only
+    # OpenMP threads per FAISS search (one query on a flat index is slower on two than on one).
+    index_search_threads: int = 1
 
     # Worker processes: how many `clustermatch run` starts, their threads, and how soon
     # Redis hands the messages of a dead worker to another one.
     worker_processes: int = 1
-    worker_threads: int = 4
+    # Threads mostly wait (on the encoder's batch, the database, Redis): 8 of them let the
+    # batcher encode several postings' texts in one call during a bulk import.
+    worker_threads: int = 8
     worker_heartbeat_timeout_ms: int = 60_000
     # An idle worker polls each queue at most this far apart: it bounds the wait per pipeline
     # hop (Dramatiq's default, 1000 ms, adds up to a second per queue a posting crosses).
@@ -110,6 +132,10 @@ class Settings(BaseSettings):
 
     # SQLite: how long a writer waits for another's lock before the request answers 503.
     database_busy_timeout_ms: int = 30_000
+    # SQLite's `synchronous` in WAL mode. FULL (default) waits on the disk at every commit, so an
+    # accepted posting survives a power cut too; NORMAL skips that fsync (faster bulk imports,
+    # safe against any process crash, but a power cut may lose the last commits).
+    database_sqlite_synchronous: Literal["FULL", "NORMAL"] = "FULL"
     # Retry-After (seconds) of a 503 caused by database trouble.
     database_retry_after_seconds: int = 5
 

@@ -20,6 +20,7 @@ from api.postings.schemas import PostingCreate
 from api.postings.service import create_posting
 
 DEMO_FILE = Path(__file__).parent / "demo_data.json"
+DEMO_CALLS_FILE = Path(__file__).parent / "demo_calls.json"
 DEMO_PASSWORD = "demo-password"
 ADMIN_EMAIL = "admin@demo.clustermatch.it"
 
@@ -35,6 +36,7 @@ class DemoLogins:
     admin: str = ADMIN_EMAIL
     password: str = DEMO_PASSWORD
     postings: int = 0
+    calls: int = 0
     already_loaded: bool = False
 
 
@@ -47,7 +49,7 @@ def seed_demo(session: Session, *, jobs: JobBuffer) -> DemoLogins:
         logins.already_loaded = True
         return logins
 
-    create_user(session, email=ADMIN_EMAIL, password=DEMO_PASSWORD, role=Role.admin)
+    admin = create_user(session, email=ADMIN_EMAIL, password=DEMO_PASSWORD, role=Role.admin)
     for email, area in logins.facilitators:
         create_user(session, email=email, password=DEMO_PASSWORD, role=Role.facilitator, clusters=[area])
     authors: dict[str, User] = {}
@@ -82,7 +84,24 @@ def seed_demo(session: Session, *, jobs: JobBuffer) -> DemoLogins:
             ),
         )
         logins.postings += 1
+    logins.calls = seed_demo_calls(session, jobs=jobs, admin=admin)
     return logins
+
+
+def seed_demo_calls(session: Session, *, jobs: JobBuffer, admin: User) -> int:
+    """A few realistic funding calls, their deadlines counted from today, published by the admin."""
+    from datetime import timedelta
+
+    from api.calls.schemas import CallCreate
+    from api.calls.service import publish_call
+    from api.models.base import utcnow
+
+    calls = json.loads(DEMO_CALLS_FILE.read_text(encoding="utf-8"))
+    for call in calls:
+        body = {k: v for k, v in call.items() if k != "deadline_days"}
+        body["deadline"] = utcnow() + timedelta(days=call["deadline_days"])
+        publish_call(session, jobs=jobs, author=admin, data=CallCreate.model_validate(body))
+    return len(calls)
 
 
 def format_logins(logins: DemoLogins) -> str:

@@ -9,6 +9,7 @@ the same run: plain cosine of the configured model on the raw text, and plain BM
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from api.core.db import sessions_for, unit_of_work
 from api.core.jobs import JobBuffer
 from api.core.migrate import upgrade
 from api.evaluation.bm25 import BM25, bm25_tokens
+from api.evaluation.call_set import CallSet
 from api.evaluation.dataset import EvalPosting, EvalSet
 from api.evaluation.metrics import cross_lingual_recall, delivery_metrics, ranking_metrics
 from api.matching.ranking import Candidate, rank
@@ -244,10 +246,18 @@ def _strip(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def evaluate(
-    eval_set: EvalSet, encoder: Encoder, policy: MatchPolicy, second: MultilingualEncoder | None = None
+    eval_set: EvalSet,
+    encoder: Encoder,
+    policy: MatchPolicy,
+    second: MultilingualEncoder | None = None,
+    *,
+    calls: CallSet | None = None,
 ) -> dict[str, Any]:
+    """The matcher and both baselines; with `calls`, the call section too (on the same vectors)."""
     with loaded(eval_set, encoder, second) as data:
         clustermatch = system_metrics(eval_set, *matcher_rankings(data, policy))
+        # Before the matcher writes suggestions: the consortia start from what it would suggest.
+        call_section = _call_section(data, calls, encoder, second, policy)
         delivered = delivered_pairs(data, policy)
     clustermatch["delivery"] = delivery_metrics(
         delivered, eval_set.grades, [n.id for n in eval_set.needs], policy.calibration.threshold
@@ -259,4 +269,22 @@ def evaluate(
             "dense": system_metrics(eval_set, *dense_rankings(eval_set, encoder)),
             "bm25": system_metrics(eval_set, *bm25_rankings(eval_set)),
         },
+        "calls": call_section,
     }
+
+
+def _call_section(
+    data: LoadedSet,
+    calls: CallSet | None,
+    encoder: Encoder,
+    second: MultilingualEncoder | None,
+    policy: MatchPolicy,
+) -> dict[str, Any]:
+    if calls is None or not calls.calls:
+        return {"skipped": "no funding calls for this data set (give --calls FILE)"}
+    from api.calls.relevance import default_call_calibration
+    from api.evaluation.call_eval import evaluate_calls
+
+    started = time.perf_counter()
+    section = evaluate_calls(data, calls, encoder, second, policy, default_call_calibration())
+    return {**section, "seconds": round(time.perf_counter() - started, 1)}

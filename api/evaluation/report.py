@@ -29,4 +29,24 @@ def format_report(result: dict[str, Any]) -> str:
             )
             + f", {delivery['delivered']} suggestions",
         ]
-    return "\n".join(lines)
+    return "\n".join(lines + _calls_lines(result.get("calls")))
+
+
+def _calls_lines(calls: dict[str, Any] | None) -> list[str]:
+    if not calls:
+        return []
+    if "skipped" in calls:
+        return ["", f"calls: skipped, {calls['skipped']}"]
+    ranking, telling, consortia = calls["call_to_posting"], calls["telling"], calls["consortia"]
+    lines = [
+        "",
+        f"calls ({calls['calls']} from {calls['source']}, {calls.get('seconds', 0):.1f} s): call→posting "
+        + ", ".join(f"{k} {ranking[k]:.3f}" for k in RANKING_KEYS),
+        f"  members told (score ≥ {telling['threshold']:.2f}): {telling['told']}, "
+        f"precision {telling['precision']:.3f}, recall {telling['recall']:.3f}",
+        f"  consortia: {consortia['groups']} proposed for {consortia['calls_with_groups']} calls; "
+        f"satisfy the call's rule {consortia['rule_satisfied']:.1%}; "
+        f"all members graded ≥ 1 for the call {consortia['all_members_relevant']:.1%}",
+    ]
+    lines += [f"  no consortium for {call}: {reason}" for call, reason in sorted(consortia["unmet"].items())]
+    return lines

@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.audit.endpoints import router as audit_router
 from api.auth.endpoints import router as auth_router
+from api.calls.endpoints import router as calls_router
 from api.clusters.endpoints import router as clusters_router
 from api.core.db import make_engine, make_sessionmaker
 from api.core.jobs import enqueue_broker
@@ -31,7 +32,11 @@ from api.suggestions.endpoints import router as suggestions_router
 
 
 def build_resources(settings: Settings) -> Resources:
-    engine = make_engine(settings.resolved_database_url, busy_timeout_ms=settings.database_busy_timeout_ms)
+    engine = make_engine(
+        settings.resolved_database_url,
+        busy_timeout_ms=settings.database_busy_timeout_ms,
+        sqlite_synchronous=settings.database_sqlite_synchronous,
+    )
     url = redis_url(settings)
     return Resources(
         settings=settings,
@@ -91,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         (clusters_router, (403,)),
         (privacy_router, (403, 404, 409)),
         (audit_router, (403,)),
+        (calls_router, (403, 404)),
     ):
         v1.include_router(router, responses=error_responses(*codes))
     app.include_router(v1)

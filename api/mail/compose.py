@@ -38,6 +38,19 @@ SUBJECTS = {
     },
     "suggestion.declined": {"it": "Abbinamento declinato: {title}", "en": "Match declined: {title}"},
     "suggestion.withdrawn": {"it": "Abbinamento ritirato: {title}", "en": "Match withdrawn: {title}"},
+    # Funding calls (api/calls): the payload carries its own title and page path.
+    "call.fit": {"it": "Un bando adatto a te: {title}", "en": "A call that fits you: {title}"},
+    "call.reminder": {"it": "Scadenza in arrivo: {title}", "en": "Deadline approaching: {title}"},
+    "call.weekly": {
+        "it": "Bandi adatti a te questa settimana: {title}",
+        "en": "Calls that fit you this week: {title}",
+    },
+    "consortium.review": {"it": "Consorzio da rivedere: {title}", "en": "Consortium to review: {title}"},
+    "consortium.invitation": {
+        "it": "Invito in un consorzio: {title}",
+        "en": "Invitation to a consortium: {title}",
+    },
+    "consortium.joined": {"it": "Un partner ha accettato: {title}", "en": "A partner accepted: {title}"},
 }
 OPEN_LINK = {"it": "Apri su clustermatch: {url}", "en": "Open on clustermatch: {url}"}
 DIGEST_SUBJECT = {"it": "clustermatch: {count} novità di oggi", "en": "clustermatch: {count} updates today"}
@@ -57,6 +70,8 @@ REVIEW = "suggestion.review"
 
 
 def _title(payload: dict[str, Any]) -> str:
+    if "need" not in payload and "title" in payload:
+        return str(payload["title"])
     need, offer = payload.get("need", {}), payload.get("offer", {})
     return f"{need.get('title', '')} ↔ {offer.get('title', '')}".strip(" ↔")
 
@@ -64,6 +79,8 @@ def _title(payload: dict[str, Any]) -> str:
 def _link(kind: str, payload: dict[str, Any], base_url: str) -> str:
     if kind == REVIEW:
         return f"{base_url}/desk"
+    if "path" in payload:
+        return f"{base_url}{payload['path']}"
     return f"{base_url}/app/suggestions/{payload.get('suggestion_id', '')}"
 
 

@@ -84,9 +84,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "it": "{side} potrebbe aggiungere parole chiave in inglese, per farsi trovare da chi scrive in inglese.",
         "en": "{side} could add English keywords, to be found by members who write in English.",
     },
-    "summary": {
-        "it": "{label} (punteggio {percent}). Dettagli: significato {semantic}, sintesi {gist}, termini {lexical}, stessa area {same_area}, maturità {trl_fit}, multilingue {multi}.",
-        "en": "{label} (score {percent}). Details: meaning {semantic}, gist {gist}, terms {lexical}, same area {same_area}, maturity {trl_fit}, multilingual {multi}.",
+    # What a person reads first: the label and the strongest plain reason, no numbers.
+    "summary": {"it": "{label}. {reason}", "en": "{label}. {reason}"},
+    # The numbers, for whoever wants them, after the reasons.
+    "details": {
+        "it": "Punteggio {percent}. Dettagli: significato {semantic}, sintesi {gist}, termini {lexical}, stessa area {same_area}, maturità {trl_fit}, multilingue {multi}.",
+        "en": "Score {percent}. Details: meaning {semantic}, gist {gist}, terms {lexical}, same area {same_area}, maturity {trl_fit}, multilingual {multi}.",
     },
 }
 
@@ -180,19 +183,27 @@ def explanation_of(
         reasons.append(
             ("trl_fits" if fit == 1.0 else "trl_gap", {"offer_trl": offer.trl, "need_trl": need.trl})
         )
-    summary = render(
-        "summary",
+    rendered = [render(code, params) for code, params in reasons]
+    # Formatted here, not by render(): the reason is already in each language.
+    summary = {
+        lang: MESSAGES["summary"][lang]
+        .format(label=LABEL_NAMES[score_label(score)][lang], reason=rendered[0][lang] if rendered else "")
+        .rstrip()
+        for lang in LANGUAGES
+    }
+    details = render(
+        "details",
         {
-            "label": score_label(score),
             "percent": score_percent(score),
             **{k: f"{features.get(k, 0.0):.2f}" for k in ("semantic", "gist", "lexical", "trl_fit", "multi")},
             "same_area": "✓" if features["same_area"] else "✗",
         },
     )
     return {
-        "summary": {lang: summary[lang] for lang in LANGUAGES},
+        "summary": summary,
+        "details": {lang: details[lang] for lang in LANGUAGES},
         "parts": {"features": features, "contributions": contributions},
-        "reasons": [render(code, params) for code, params in reasons],
+        "reasons": rendered,
         "shared_terms": [n for n, _ in pairs],
         "advice": [render(code, params) for code, params in _advice(need) + _advice(offer)],
     }

@@ -6,7 +6,7 @@ Live worker processes notice the new index generation on Redis and reload their 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from sqlalchemy import or_, select, update
@@ -14,10 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 from api.core.db import unit_of_work
+from api.core.encoders import pivot_encoder
 from api.core.jobs import JobBuffer, enqueue_broker
 from api.core.redis_server import redis_url
 from api.core.settings import Settings
-from api.matching.replica import IndexReplica
+from api.matching.replica import IndexReplica, index_config
 from api.models import Embedding, Posting
 from api.models.base import utcnow
 from api.models.enums import PostingStatus
@@ -36,6 +37,18 @@ class ReindexReport:
     deactivated: int = 0
     needs: int = 0
     offers: int = 0
+    # What the rebuilt replica holds, as a worker holds it: bytes per structure, and its index modes.
+    memory: dict[str, int] = field(default_factory=dict)
+    modes: dict[str, str] = field(default_factory=dict)
+
+    def memory_summary(self) -> str:
+        """One line: the replica's memory by part and per posting (vectors, second vectors, lexical)."""
+        postings = max(self.needs + self.offers, 1)
+        parts = ", ".join(
+            f"{part} {b / 2**20:.1f} MiB ({b / postings:.0f} B/posting)" for part, b in self.memory.items()
+        )
+        modes = ", ".join(f"{kind} {mode}" for kind, mode in self.modes.items())
+        return f"replica memory: {parts}; vector search: {modes}"
 
 
 def rebuild_index(
@@ -49,7 +62,7 @@ def rebuild_index(
     report = ReindexReport()
     model = index_model_id(settings.embedding_model)
     multi_model = second_model_id(settings.second_encoder)
-    encoder = encoder or Encoder(settings.embedding_model)
+    encoder = encoder or pivot_encoder(settings)
     second = second or second_encoder(settings.second_encoder)
     jobs = JobBuffer()
 
@@ -104,10 +117,15 @@ def rebuild_index(
         margin_seconds=settings.index_sync_margin_seconds,
         multi_model=multi_model,
         multi_dim=second.dim if second else 0,
+        index=index_config(settings),
     )
     with sessions() as session:
         replica.sync(session, progress=True)
+    for vector_index in replica.indexes.values():
+        vector_index.wait_for_rebuild()
     report.needs, report.offers = len(replica.indexes["need"]), len(replica.indexes["offer"])
+    report.memory = replica.memory_bytes()
+    report.modes = {kind: replica.indexes[kind].mode for kind in replica.indexes}
 
     client = redis.Redis.from_url(redis_url(settings))
     try:

@@ -95,18 +95,21 @@ def deliverable(
     ranked: list[Candidate],
     calibration: Calibration,
     ranking_of: Callable[[int], list[Candidate]],
+    *,
+    limit: int | None = None,
 ) -> list[Candidate]:
     """The candidates worth a suggestion: the pairs in which the offer clearly fits the need.
 
     For a need that is its own ranking; for an offer, the needs above the threshold whose own
     ranking (`ranking_of(id)` ranks a stored posting) it clearly fits. The same predicate on the
-    same postings gives the same pairs whichever side arrived last.
+    same postings gives the same pairs whichever side arrived last. `limit` keeps the best ones
+    only, and spares an offer ranking the needs it would not suggest anyway.
     """
     if probe_kind == "need":
-        return clearly_fitting(ranked, calibration)
-    chosen = []
+        return clearly_fitting(ranked, calibration)[:limit]
+    chosen: list[Candidate] = []
     for candidate in ranked:
-        if candidate.score < calibration.threshold:
+        if candidate.score < calibration.threshold or len(chosen) == limit:
             break  # ranked best first: no later need can reach the threshold either
         fits = clearly_fitting(ranking_of(candidate.posting_id), calibration)
         if any(c.posting_id == probe_id for c in fits):

@@ -8,23 +8,33 @@ the previous one, so a transaction that committed after that catch-up began is s
 up (the margin must exceed the longest write transaction plus the clock skew between machines).
 An erased organisation's postings lose their embeddings rows; each leaves a tombstone instead
 (`embedding_tombstones`), read with the same margin.
+
+Each row is applied once: the replica remembers the (changed_at, active, revision) it applied for
+the rows inside the margin window and skips them when the next catch-up reads them again (a row
+that changed since has a new `changed_at`); a tombstone is applied once the same way. The vector
+indexes grow with the data (`embeddings.index`: exact while small, approximate once large, rebuilt
+aside without blocking searches); `IndexReplica.from_arrays` builds a replica straight from arrays
+(benchmarks at a million postings, where loading through a database would take most of the run).
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import threading
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
+from api.core.settings import Settings
 from api.models import Embedding, EmbeddingTombstone, Posting
 from api.models.base import utcnow
-from embeddings.index import VectorIndex
+from embeddings.index import IndexConfig, VectorIndex
 from embeddings.lexical import LexicalIndex
 
 log = logging.getLogger(__name__)
@@ -41,7 +51,23 @@ def opposite(kind: str) -> str:
     return "offer" if kind == "need" else "need"
 
 
-@dataclass(frozen=True)
+def index_config(settings: Settings) -> IndexConfig:
+    """How the replica's vector indexes grow, from the settings."""
+    return IndexConfig(
+        exact_max=settings.index_exact_max_vectors,
+        factory=settings.index_factory,
+        nprobe=settings.index_nprobe,
+        ef_search=settings.index_ef_search,
+        threads=settings.index_search_threads,
+    )
+
+
+# Head vectors are only read back for scoring, never searched: once large they are kept as 8-bit
+# codes (a quarter of float32) without any search structure.
+HEAD_FACTORY = "SQ8"
+
+
+@dataclass(frozen=True, slots=True)
 class PostingFacts:
     """What scoring needs of a posting besides its text."""
 
@@ -67,9 +93,17 @@ class Probe:
 
 class IndexReplica:
     def __init__(
-        self, *, model: str, dim: int, margin_seconds: float, multi_model: str = "", multi_dim: int = 0
+        self,
+        *,
+        model: str,
+        dim: int,
+        margin_seconds: float,
+        multi_model: str = "",
+        multi_dim: int = 0,
+        index: IndexConfig | None = None,
     ) -> None:
         self.model = model
+        self.index_config = index or IndexConfig()
         self.dim = dim
         # The second encoder's stored id ("" none): only vectors it made enter its index.
         self.multi_model = multi_model
@@ -79,14 +113,31 @@ class IndexReplica:
         self._clear()
 
     def _clear(self) -> None:
-        self.indexes = {kind: VectorIndex(self.dim) for kind in KINDS}  # whole-text vectors
-        self.heads = {kind: VectorIndex(self.dim) for kind in KINDS}  # title + keywords vectors
+        config, heads = self.index_config, replace(self.index_config, factory=HEAD_FACTORY)
+        self.indexes = {kind: VectorIndex(self.dim, config) for kind in KINDS}  # whole-text vectors
+        self.heads = {kind: VectorIndex(self.dim, heads) for kind in KINDS}  # title + keywords vectors
         # Raw-text vectors of the second encoder; a posting it has not embedded (yet) holds zeros,
         # so its cosine reads 0 until `reindex` catches up.
-        self.multi = {kind: VectorIndex(self.multi_dim) for kind in KINDS} if self.multi_dim else None
+        self.multi = {kind: VectorIndex(self.multi_dim, config) for kind in KINDS} if self.multi_dim else None
         self.lexical = LexicalIndex()
         self.facts: dict[int, PostingFacts] = {}
         self._synced_from: datetime | None = None
+        # What was applied inside the margin window: posting id -> (changed_at, active, revision),
+        # and the tombstones applied, (posting id, deleted_at).
+        self._applied: dict[int, tuple[object, ...]] = {}
+        self._erased: set[tuple[int, object]] = set()
+        self.rows_applied = 0  # rows that reached the indexes (not skipped as already applied)
+
+    def memory_bytes(self) -> dict[str, int]:
+        """Estimated bytes held per structure (vector indexes, lexical index)."""
+        out = {
+            "vectors": sum(ix.memory_bytes() for ix in self.indexes.values()),
+            "heads": sum(ix.memory_bytes() for ix in self.heads.values()),
+            "lexical": self.lexical.memory_bytes(),
+        }
+        if self.multi is not None:
+            out["multi"] = sum(ix.memory_bytes() for ix in self.multi.values())
+        return out
 
     def sync(self, session: Session, *, progress: bool = False) -> int:
         """Apply the changes since the last catch-up; returns how many rows were read."""
@@ -102,6 +153,8 @@ class IndexReplica:
                     Embedding.terms,
                     Embedding.multi_vector,
                     Embedding.multi_model,
+                    Embedding.changed_at,
+                    Embedding.posting_revision,
                     Posting.organisation_id,
                     Posting.s3_area,
                     Posting.trl,
@@ -125,20 +178,36 @@ class IndexReplica:
             rows = session.execute(query.execution_options(yield_per=FULL_LOAD_CHUNK))
             with tqdm(total=total, desc="indexing", unit="posting", disable=not progress) as bar:
                 for chunk in rows.partitions(FULL_LOAD_CHUNK):
-                    self.apply(chunk)
+                    fresh = [r for r in chunk if self._applied.get(r.posting_id) != _version(r)]
+                    self.apply(fresh)
+                    for r in fresh:
+                        self._applied[r.posting_id] = _version(r)
                     count += len(chunk)
                     bar.update(len(chunk))
             self._synced_from = started
+            self._forget_before(started - self.margin)
             return count
 
+    def _forget_before(self, horizon: datetime) -> None:
+        """Drop the memory of rows the next catch-up cannot read again (changed before its window)."""
+        self._applied = {
+            i: v for i, v in self._applied.items() if v[0] is None or _aware(v[0]) >= _aware(horizon)
+        }
+        self._erased = {e for e in self._erased if _aware(e[1]) >= _aware(horizon)}  # type: ignore[arg-type]
+
     def _drop_erased(self, session: Session, since: datetime) -> None:
-        erased = session.execute(
-            select(EmbeddingTombstone.posting_id, EmbeddingTombstone.kind).where(
-                EmbeddingTombstone.deleted_at >= since
-            )
+        rows = session.execute(
+            select(
+                EmbeddingTombstone.posting_id, EmbeddingTombstone.kind, EmbeddingTombstone.deleted_at
+            ).where(EmbeddingTombstone.deleted_at >= since)
         ).all()
+        erased = [(i, kind, at) for i, kind, at in rows if (i, at) not in self._erased]
+        for posting_id, _, at in erased:
+            self._erased.add((posting_id, at))
+            # A row of this id applied earlier is read again if still in the window (re-used id).
+            self._applied.pop(posting_id, None)
         for kind in KINDS:
-            ids = [posting_id for posting_id, erased_kind in erased if erased_kind == kind]
+            ids = [posting_id for posting_id, erased_kind, _ in erased if erased_kind == kind]
             if ids:
                 self.indexes[kind].remove(ids)
                 self.heads[kind].remove(ids)
@@ -150,6 +219,7 @@ class IndexReplica:
 
     def apply(self, rows: list) -> None:  # type: ignore[type-arg]
         """Apply embedding rows as the catch-up query returns them (posting facts joined)."""
+        self.rows_applied += len(rows)
         for kind in KINDS:
             active = [r for r in rows if r.kind == kind and r.active and r.head_vector is not None]
             inactive = [r.posting_id for r in rows if r.kind == kind and not r.active]
@@ -161,9 +231,7 @@ class IndexReplica:
                     self.multi[kind].upsert(ids, np.stack([self._multi_of(r) for r in active]))
                 for r in active:
                     self.lexical.upsert(r.posting_id, kind, r.terms or {})
-                    self.facts[r.posting_id] = PostingFacts(
-                        kind, r.organisation_id, r.s3_area, r.trl, r.language
-                    )
+                    self.facts[r.posting_id] = _facts(kind, r.organisation_id, r.s3_area, r.trl, r.language)
             if inactive:
                 self.indexes[kind].remove(inactive)
                 self.heads[kind].remove(inactive)
@@ -208,3 +276,163 @@ class IndexReplica:
     def reset(self) -> None:
         with self._sync_lock:
             self._clear()
+
+    def with_reverse_searches(self, ids: Sequence[int], k: int) -> IndexReplica:
+        """This replica for one matching step, with the rankings of these stored postings searched up front.
+
+        The delivery rule ranks each candidate of an offer in turn (does the offer clearly fit that
+        need?): here their vectors are read in one batch per index and searched in one FAISS call per
+        index for all of them. The view shares every index with the replica and answers the same
+        searches the same way (a search it did not prepare goes to the index); it is for reading only.
+        """
+        view = object.__new__(_PreparedReplica)
+        view.__dict__.update(self.__dict__)
+        view.prepared = {}
+        view.probes = {}
+        view.lexical = _PreparedLexical(self.lexical)
+        wanted = [int(i) for i in dict.fromkeys(ids) if i in self.facts]
+        for kind in KINDS:
+            group = [i for i in wanted if self.facts[i].kind == kind]
+            if not group:
+                continue
+            target = opposite(kind)
+            vectors = self.indexes[kind].vectors(group)
+            heads = self.heads[kind].vectors(group)
+            multi = self.multi[kind].vectors(group) if self.multi is not None else None
+            for n, posting_id in enumerate(group):
+                view.probes[posting_id] = Probe(
+                    posting_id,
+                    self.facts[posting_id],
+                    vectors[n],
+                    heads[n],
+                    self.lexical.terms_of(posting_id),
+                    multi[n] if multi is not None else None,
+                )
+            bags = [view.probes[i].terms for i in group]
+            view.lexical.prepare(target, bags, k)
+            scores, found = self.indexes[target].search(vectors, k)
+            for n in range(len(group)):
+                view.prepared[("pivot", target, k, vectors[n].tobytes())] = _hits(scores[n], found[n])
+            if multi is not None:
+                rows = np.flatnonzero(multi.any(axis=1))
+                if rows.size:
+                    scores, found = self.multi[target].search(multi[rows], k)
+                    for n, row in enumerate(rows.tolist()):
+                        view.prepared[("multi", target, k, multi[row].tobytes())] = _hits(scores[n], found[n])
+        return view
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        model: str,
+        dim: int,
+        margin_seconds: float,
+        ids: np.ndarray,
+        facts: Sequence[PostingFacts],
+        vectors: np.ndarray,
+        head_vectors: np.ndarray,
+        terms: Sequence[Mapping[str, int]] | LexicalIndex,
+        multi_model: str = "",
+        multi_vectors: np.ndarray | None = None,
+        index: IndexConfig | None = None,
+    ) -> IndexReplica:
+        """A replica holding these postings, its indexes built at once from arrays (row n = posting ids[n]).
+
+        For benchmarks and tools that hold the rows already: a database load applies the same rows
+        through `sync`. `terms` is each posting's bag of terms, or a lexical index already holding
+        them (`LexicalIndex.upsert_many` loads a million in seconds). The replica catches up from a
+        database like any other afterwards, starting with a full read (it has no catch-up time yet).
+        """
+        replica = cls(
+            model=model,
+            dim=dim,
+            margin_seconds=margin_seconds,
+            multi_model=multi_model,
+            multi_dim=multi_vectors.shape[1] if multi_vectors is not None else 0,
+            index=index,
+        )
+        ids = np.asarray(ids, dtype=np.int64)
+        kinds = np.array([f.kind for f in facts])
+        for kind in KINDS:
+            rows = np.flatnonzero(kinds == kind)
+            config = replica.index_config
+            replica.indexes[kind] = VectorIndex.from_arrays(dim, ids[rows], vectors[rows], config)
+            replica.heads[kind] = VectorIndex.from_arrays(
+                dim, ids[rows], head_vectors[rows], replace(config, factory=HEAD_FACTORY)
+            )
+            if replica.multi is not None and multi_vectors is not None:
+                replica.multi[kind] = VectorIndex.from_arrays(
+                    multi_vectors.shape[1], ids[rows], multi_vectors[rows], config
+                )
+        if isinstance(terms, LexicalIndex):
+            replica.lexical = terms
+        else:
+            for posting_id, fact, bag in zip(ids.tolist(), facts, terms, strict=True):
+                replica.lexical.upsert(posting_id, fact.kind, bag)
+        for posting_id, fact in zip(ids.tolist(), facts, strict=True):
+            replica.facts[posting_id] = _facts(
+                fact.kind, fact.organisation_id, fact.s3_area, fact.trl, fact.language
+            )
+        return replica
+
+
+class _PreparedReplica(IndexReplica):
+    """A replica view whose searches for a set of probes were done in one batch (`with_reverse_searches`)."""
+
+    prepared: dict[tuple[str, str, int, bytes], list[tuple[int, float]]]
+    probes: dict[int, Probe]
+
+    def probe(self, posting_id: int) -> Probe:
+        found = self.probes.get(posting_id)
+        return found if found is not None else super().probe(posting_id)
+
+    def search(self, kind: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        found = self.prepared.get(("pivot", kind, k, np.asarray(vector, dtype=np.float32).tobytes()))
+        return found if found is not None else super().search(kind, vector, k)
+
+    def search_multi(self, kind: str, vector: np.ndarray | None, k: int) -> list[tuple[int, float]]:
+        if vector is not None:
+            found = self.prepared.get(("multi", kind, k, np.asarray(vector, dtype=np.float32).tobytes()))
+            if found is not None:
+                return found
+        return super().search_multi(kind, vector, k)
+
+
+class _PreparedLexical:
+    """The lexical index, with the searches of a set of term bags done in one batch beforehand."""
+
+    def __init__(self, index: LexicalIndex) -> None:
+        self._index = index
+        self._prepared: dict[tuple[str, int, int], tuple[Mapping[str, int], list[tuple[int, float]]]] = {}
+
+    def prepare(self, kind: str, bags: list[Mapping[str, int]], k: int) -> None:
+        for bag, hits in zip(bags, self._index.search_many(kind, bags, k), strict=True):
+            self._prepared[(kind, k, id(bag))] = (bag, hits)  # the bag is kept: its id stays unique
+
+    def search(self, kind: str, terms: Mapping[str, int], k: int) -> list[tuple[int, float]]:
+        found = self._prepared.get((kind, k, id(terms)))
+        if found is not None and found[0] is terms:
+            return found[1]
+        return self._index.search(kind, terms, k)
+
+    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+        return getattr(self._index, name)
+
+
+def _hits(scores: np.ndarray, ids: np.ndarray) -> list[tuple[int, float]]:
+    return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i >= 0]
+
+
+def _version(row) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
+    """What identifies one state of an embeddings row (a change always moves `changed_at`)."""
+    return (row.changed_at, row.active, row.posting_revision)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+# Facts repeat a few strings a million times over: one shared copy each.
+def _facts(kind: str, organisation_id: int, s3_area: str, trl: int | None, language: str) -> PostingFacts:
+    return PostingFacts(sys.intern(kind), organisation_id, sys.intern(s3_area), trl, sys.intern(language))

@@ -3,7 +3,12 @@
 from api.models.audit_event import AuditEvent
 from api.models.auth_session import AuthSession
 from api.models.base import Base
+from api.models.call import Call
+from api.models.call_fit import CallFit
+from api.models.call_reminder import CallReminder
 from api.models.cluster_policy import ClusterPolicy
+from api.models.consortium import Consortium
+from api.models.consortium_member import ConsortiumMember
 from api.models.delivery import Delivery
 from api.models.embedding import Embedding
 from api.models.embedding_tombstone import EmbeddingTombstone
@@ -18,7 +23,12 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "Base",
+    "Call",
+    "CallFit",
+    "CallReminder",
     "ClusterPolicy",
+    "Consortium",
+    "ConsortiumMember",
     "Delivery",
     "Embedding",
     "EmbeddingTombstone",

@@ -39,6 +39,9 @@ class Posting(Base):
     pipeline_updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # Bumped on every edit that changes what is embedded; stale pipeline messages compare it.
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    # Matched without a suggestion: {"scores": {candidate id: score} of the best few, "threshold":
+    # the delivery threshold}, for the owner to see how close it came (the ids never leave the API).
+    nearest: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -43,6 +43,7 @@ class Facts:
     redis_error: str | None = None
     model_error: str | None = None
     model_location: str | None = None
+    encoder: str | None = None  # which backend runs the pivot encoder (api.core.encoders)
     # Per posting kind: open postings; of those, the ones past embedding without an active
     # vector of the current model (missing from every replica); active vectors of closed ones.
     open_postings: dict[str, int] = field(default_factory=dict)
@@ -97,7 +98,8 @@ def diagnose(facts: Facts, limits: Thresholds) -> list[Finding]:
 
     reachability("database", facts.database_error, "reachable")
     reachability("redis", facts.redis_error, "reachable")
-    reachability("model", facts.model_error, f"loadable from {facts.model_location}")
+    encoder = f"; encoder: {facts.encoder}" if facts.encoder else ""
+    reachability("model", facts.model_error, f"loadable from {facts.model_location}{encoder}")
 
     if facts.database_error is None:
         for kind in sorted(facts.open_postings):
@@ -241,6 +243,9 @@ def _check_model(settings: Settings, facts: Facts) -> None:
         facts.model_error = f"missing: {exc}"
         return
     facts.model_location = location
+    from api.core.encoders import describe_backend
+
+    facts.encoder = describe_backend(settings)
     path = Path(location)
     if path.exists() and not (path / "config.json").exists():
         facts.model_error = f"missing: no model files in {location}"

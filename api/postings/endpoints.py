@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
+from api.authz import policy
 from api.http.deps import CurrentUser, UowDep
 from api.http.fields import DbId, Offset
 from api.models.enums import PostingKind, PostingStatus
@@ -40,13 +41,13 @@ def list_postings(
         limit=limit,
         offset=offset,
     )
-    return [PostingRead.model_validate(p) for p in postings]
+    return [posting_read(p, owner=policy.sees_match_outlook(user, p)) for p in postings]
 
 
 @router.get("/{posting_id}", response_model=PostingRead)
 def get_posting(posting_id: DbId, user: CurrentUser, uow: UowDep) -> PostingRead:
     posting, hidden = service.readable_posting(uow.session, user=user, posting_id=posting_id)
-    return posting_read(posting, hidden)
+    return posting_read(posting, hidden, owner=policy.sees_match_outlook(user, posting))
 
 
 @router.patch("/{posting_id}", response_model=PostingRead)

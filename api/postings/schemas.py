@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pydantic import BaseModel, Field, field_validator
 
 from api.http.fields import CleanLine, CleanLongText, RequestBody, keyword_key
+from api.matching.explain import posting_advice
+from api.models import Posting
 from api.models.enums import PostingKind, S3Area
 
 # An expiry further out than this is a typo (or a probe for the date range), not a plan.
@@ -131,6 +133,15 @@ class OrganisationSummary(BaseModel):
     model_config = {"from_attributes": True}
 
 
+class MatchOutlook(BaseModel):
+    """A matched posting that found no suggestion: how close its nearest candidates came (their
+    scores, never who they are), the score a suggestion needs, and what would help."""
+
+    nearest_scores: list[float]
+    threshold: float
+    advice: list[dict[str, str]]
+
+
 class PostingRead(BaseModel):
     id: int
     kind: str
@@ -150,13 +161,31 @@ class PostingRead(BaseModel):
     matched_at: datetime | None
     expires_at: datetime | None
     closed_at: datetime | None
+    # Only for the owner, and only while the posting has no suggestion (else null).
+    match_outlook: MatchOutlook | None = None
 
     model_config = {"from_attributes": True}
 
 
-def posting_read(posting: object, hidden: frozenset[str] = frozenset()) -> PostingRead:
-    """The posting as this reader may see it: `hidden` fields (api.authz.policy) come back null."""
+def match_outlook(posting: Posting) -> MatchOutlook | None:
+    nearest = posting.nearest
+    if not nearest or posting.pipeline_state != "matched":
+        return None
+    return MatchOutlook(
+        nearest_scores=sorted(nearest.get("scores", {}).values(), reverse=True),
+        threshold=float(nearest.get("threshold", 0.0)),
+        advice=posting_advice(posting),
+    )
+
+
+def posting_read(
+    posting: Posting, hidden: frozenset[str] = frozenset(), *, owner: bool = False
+) -> PostingRead:
+    """The posting as this reader may see it: `hidden` fields (api.authz.policy) come back null;
+    the match outlook only for its owner (`policy.sees_match_outlook`)."""
     read = PostingRead.model_validate(posting)
+    if owner:
+        read.match_outlook = match_outlook(posting)
     organisation_hidden = {name.split(".", 1)[1] for name in hidden if name.startswith("organisation.")}
     if organisation_hidden:
         read.organisation = read.organisation.model_copy(update=dict.fromkeys(organisation_hidden))

@@ -220,8 +220,11 @@ def _audit_review(
 
 def _reviewable(session: Session, user: User, suggestion_id: int, *, allowed: tuple[str, ...]) -> Suggestion:
     suggestion = session.get(Suggestion, suggestion_id)
-    # Members: what they cannot see does not exist for them. Facilitators learn why they may not act.
-    if suggestion is None or not (policy.can_use_desk(user) or policy.can_see_suggestion(user, suggestion)):
+    # What a user cannot see does not exist for it (another cluster's facilitator included); a
+    # facilitator of the pair's clusters whose own organisation is a party learns why it may not act.
+    if suggestion is None or not (
+        policy.can_see_suggestion(user, suggestion) or policy.conflict_of_interest(user, suggestion)
+    ):
         raise NotFound(f"Suggestion {suggestion_id} does not exist.")
     if policy.conflict_of_interest(user, suggestion):
         raise Forbidden(

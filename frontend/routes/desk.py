@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.authz import policy
+from api.calls import proposals
 from api.clusters.dashboard import cluster_dashboard
 from api.clusters.export import TABLES, dashboard_csv
 from api.core.errors import Forbidden, NotFound
@@ -40,8 +41,18 @@ def _desk(request: Request, resources, uow, user: User, **context) -> HTMLRespon
         uow.session, user=user, status=SuggestionStatus.waiting.value, limit=200
     )
     demand = capacity.demand_for(uow.session, sorted({s.offer_id for s in paced}))
+    # Consortium proposals wait here too; each is reviewed on its call's page.
+    consortia = proposals.list_consortia(uow.session, user=user, status=proposals.PENDING_REVIEW, limit=200)
     return render(
-        request, resources, "desk.html", user=user, waiting=waiting, paced=paced, demand=demand, **context
+        request,
+        resources,
+        "desk.html",
+        user=user,
+        waiting=waiting,
+        paced=paced,
+        demand=demand,
+        consortia=[c for c in consortia if policy.can_review_consortium(user, c)],
+        **context,
     )
 
 

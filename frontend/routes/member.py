@@ -14,7 +14,7 @@ from api.matching.explain import posting_advice
 from api.models.enums import EmailFrequency, OrganisationType, PostingKind
 from api.organisations.schemas import OrganisationCreate
 from api.organisations.service import update_organisation
-from api.postings.schemas import PostingCreate
+from api.postings.schemas import MatchOutlook, PostingCreate, match_outlook
 from api.postings.service import create_posting, list_postings
 from api.suggestions import service as suggestions
 from frontend.i18n import LANGUAGES
@@ -40,7 +40,7 @@ def dashboard(request: Request, resources: ResourcesDep, uow: UowDep, user: WebU
         suggestions=found,
         # No silent dead ends: a matched posting without a suggestion says so, with what would help.
         dead_ends={
-            p.id: posting_advice(p)
+            p.id: match_outlook(p) or MatchOutlook(nearest_scores=[], threshold=0, advice=posting_advice(p))
             for p in postings
             if p.pipeline_state == "matched" and p.id not in suggested
         },

@@ -20,8 +20,9 @@
     const item = document.createElement("li");
     const link = document.createElement("a");
     const payload = event.payload || {};
-    link.href = event.kind === "suggestion.review" ? "/desk" : "/app/suggestions/" + payload.suggestion_id;
-    link.textContent = (texts[event.kind] || event.kind) + ": " + ((payload.need || {}).title || "");
+    // Calls and consortia name their own page (payload.path); suggestions have theirs.
+    link.href = payload.path || (event.kind === "suggestion.review" ? "/desk" : "/app/suggestions/" + payload.suggestion_id);
+    link.textContent = (texts[event.kind] || event.kind) + ": " + ((payload.need || {}).title || payload.title || "");
     item.appendChild(link);
     list.prepend(item);
     if (!event.read_at) unread += 1;

@@ -33,6 +33,7 @@ from api.organisations.schemas import OrganisationCreate
 from api.organisations.service import create_organisation
 from api.postings.service import close
 from tests import factories
+from tests.calls_platform.world import CALL_BODY, calls_world, throwaway_call
 from tests.helpers import csrf_of
 from tests.infra import empty_tables
 from tests.infra import test_settings as settings_for
@@ -323,11 +324,24 @@ ANSWER = {
     "introduced": "401 422 404 404 404 404 422 403 404 422 403",
 }
 # Approving or rejecting pairs that can no longer be reviewed: reviewers pass the policy (422).
+# Another cluster's facilitator reads 404 like any stranger: an id tells it nothing.
 REVIEW = {
-    "rejected": "401 404 404 404 404 404 404 422 403 403 422",
-    "introduced": "401 403 404 404 404 404 403 422 403 403 422",
+    "rejected": "401 404 404 404 404 404 404 422 404 403 422",
+    "introduced": "401 403 404 404 404 404 403 422 404 403 422",
 }
-APPROVE = {**REVIEW, "delivered": "401 403 404 404 404 403 404 422 403 403 422"}
+APPROVE = {**REVIEW, "delivered": "401 403 404 404 404 403 404 422 404 403 422"}
+# A proposal by id: its members once invited, the call's facilitators (not a member's own).
+SEE_CONSORTIUM = {
+    "pending_review": "401 404 404 404 404 404 404 200 404 404 200",
+    "invited": "401 200 404 404 404 200 404 200 404 200 200",
+}
+
+
+def call_ids(**names: str) -> Callable[[World, str], dict[str, Any]]:
+    """Path params from the calls' objects, built on first use (tests.calls_platform.world)."""
+    return lambda world, _: {param: calls_world(world)[key] for param, key in names.items()}
+
+
 PAGE_SUGGESTION = {k: v.replace("401", LOGIN, 1) for k, v in SEE_SUGGESTION.items()}
 PAGE_ANSWER = {k: v.replace("401", LOGIN, 1) for k, v in ANSWER.items()}
 
@@ -409,6 +423,58 @@ ENTRIES: list[Entry] = [
         "/api/v1/suggestions/{suggestion_id}/rejection",
         REVIEW,
         json={"reason": "Competenze non pertinenti"},
+    ),
+    # funding calls: public to members, published and managed by the call's facilitators
+    Entry("POST", "/api/v1/calls", row("401 403 403 403 403 403 403 201 403 201 201"), json=CALL_BODY),
+    Entry("GET", "/api/v1/calls", row(SIGNED_IN_200)),
+    Entry("GET", "/api/v1/calls/{call_id}", row(SIGNED_IN_200), params=call_ids(call_id="call")),
+    Entry(
+        "DELETE",
+        "/api/v1/calls/{call_id}",
+        row("401 403 403 403 403 403 403 200 403 200 200"),
+        params=lambda world, _: throwaway_call(world),
+    ),
+    Entry(
+        "GET",
+        "/api/v1/calls/{call_id}/funnel",
+        row("401 403 403 403 403 403 403 200 403 200 200"),
+        params=call_ids(call_id="call"),
+    ),
+    # consortium proposals: their members once invited, the call's reviewers, never a conflicted one
+    Entry("GET", "/api/v1/consortia", row(SIGNED_IN_200)),
+    *[
+        Entry(
+            "GET",
+            "/api/v1/consortia/{consortium_id}",
+            row(spec),
+            params=call_ids(consortium_id=f"consortium_{status}"),
+            label=status,
+        )
+        for status, spec in SEE_CONSORTIUM.items()
+    ],
+    Entry(
+        "POST",
+        "/api/v1/consortia/{consortium_id}/approval",
+        row("401 403 404 404 404 403 404 422 404 403 422"),
+        params=call_ids(consortium_id="consortium_invited"),
+        json={},
+        label="already invited",
+    ),
+    Entry(
+        "POST",
+        "/api/v1/consortia/{consortium_id}/rejection",
+        row("401 403 404 404 404 403 404 422 404 403 422"),
+        params=call_ids(consortium_id="consortium_invited"),
+        json={"reason": "Gruppo non adatto"},
+        label="already invited",
+    ),
+    Entry(
+        "POST",
+        "/api/v1/consortia/{consortium_id}/answer",
+        row("401 422 404 404 404 422 404 403 404 422 403"),
+        params=call_ids(consortium_id="consortium_formed"),
+        json={"accept": False},
+        label="already formed",
     ),
     # clusters
     Entry("GET", "/api/v1/clusters/policies", row(SIGNED_IN_200)),
@@ -536,12 +602,50 @@ ENTRIES: list[Entry] = [
         form=lambda world, principal: {"confirm": world.organisations.get("_fresh", {}).get("name", "")},
         fresh=True,
     ),
+    # pages: funding calls and consortium invitations
+    Entry("GET", "/calls", row(f"{LOGIN} 200 200 200 200 200 200 200 200 200 200")),
+    Entry("GET", "/calls/new", row(f"{LOGIN} 403 403 403 403 403 403 200 200 200 200")),
+    Entry(
+        "POST",
+        "/calls",
+        row(f"{LOGIN} 403 403 403 403 403 403 422 422 422 422"),
+        form={"title": "x", "programme": "step"},
+        label="invalid form",
+    ),
+    Entry(
+        "GET",
+        "/calls/{call_id}",
+        row(f"{LOGIN} 200 200 200 200 200 200 200 200 200 200"),
+        params=call_ids(call_id="call"),
+    ),
+    Entry(
+        "POST",
+        "/calls/consortia/{consortium_id}/review",
+        row(f"{LOGIN} 403 404 404 404 403 404 422 404 403 422"),
+        params=call_ids(consortium_id="consortium_invited"),
+        form={"action": "approve"},
+        label="already invited",
+    ),
+    Entry(
+        "GET",
+        "/app/consortia/{consortium_id}",
+        row(f"{LOGIN} 200 404 404 404 200 404 200 404 200 200"),
+        params=call_ids(consortium_id="consortium_invited"),
+    ),
+    Entry(
+        "POST",
+        "/app/consortia/{consortium_id}/answer",
+        row(f"{LOGIN} 422 404 404 404 422 404 403 404 422 403"),
+        params=call_ids(consortium_id="consortium_formed"),
+        form={"accept": "no"},
+        label="already formed",
+    ),
     # pages: the desk and the dashboard
     Entry("GET", "/desk", row(f"{LOGIN} 403 403 403 403 403 403 200 200 200 200")),
     Entry(
         "POST",
         "/desk/review",
-        row(f"{LOGIN} 403 403 403 403 403 403 422 403 403 422"),
+        row(f"{LOGIN} 403 403 403 403 403 403 422 404 403 422"),
         form=lambda world, _: {"action": "approve", "ids": [world.ids["delivered"]]},
         label="approve delivered",
     ),

@@ -61,6 +61,7 @@ def test_seed_demo_loads_all_areas_once_and_prints_the_logins(cli, settings):
         areas = set(session.scalars(select(Posting.s3_area)))
         languages = set(session.scalars(select(Posting.language)))
     assert postings == 40 and len(areas) == 8 and {"it", "en"} <= languages
+    assert "4 funding calls" in first.output  # api/demo/demo_calls.json
     second = cli.invoke(main, ["seed", "--demo"])
     assert "already loaded" in second.output
     with sessions() as session:

@@ -65,8 +65,12 @@ def test_explanation_shows_concepts_matched_across_languages_and_the_score_parts
         contributions={"semantic": 5.0},
         weight=lambda stem: 1.0,
     )
-    assert explanation["summary"]["it"].startswith("Abbinamento buono (punteggio 71%). Dettagli:")
-    assert explanation["summary"]["en"].startswith("Good match (score 71%). Details:")
+    # The plain sentence first, the numbers apart.
+    assert explanation["summary"]["it"] == "Abbinamento buono. " + explanation["reasons"][0]["it"]
+    assert explanation["summary"]["en"] == "Good match. The offer describes closely what the need asks for."
+    assert "0.71" not in explanation["summary"]["en"] and "71%" not in explanation["summary"]["en"]
+    assert explanation["details"]["it"].startswith("Punteggio 71%. Dettagli: significato 0.66")
+    assert explanation["details"]["en"].startswith("Score 71%. Details: meaning 0.66")
     codes = [r["code"] for r in explanation["reasons"]]
     assert codes[:2] == ["semantic_close", "shared_concepts"]
     assert {"matching_sentences", "across_languages", "same_area", "trl_fits"} <= set(codes)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
-from sqlalchemy import update
+from sqlalchemy import delete, update
 
 from api.core.db import sessions_for, unit_of_work
 from api.core.jobs import JobBuffer
 from api.matching.replica import IndexReplica
-from api.models import Embedding
+from api.models import Embedding, EmbeddingTombstone
 from api.models.base import utcnow
+from embeddings.index import VectorIndex
 from tests import factories
 from tests.samples import VISION_NEED, VISION_OFFER
 
@@ -107,3 +108,93 @@ def test_second_vectors_enter_their_own_index_only_from_the_configured_encoder(s
     assert hits[current.id] == 1.0 and hits[stale.id] == 0.0
     assert replica.search_multi("offer", None, 5) == []
     assert IndexReplica(model="m", dim=DIM, margin_seconds=60).search_multi("offer", multi, 5) == []
+
+
+def test_a_row_inside_the_margin_window_is_applied_once(settings, monkeypatch):
+    sessions = sessions_for(settings.resolved_database_url)
+    replica = IndexReplica(model="m", dim=DIM, margin_seconds=600)
+    upserted: list[int] = []
+    real_upsert = VectorIndex.upsert
+
+    def counting_upsert(self, ids, vectors):  # type: ignore[no-untyped-def]
+        upserted.extend(int(i) for i in ids)
+        return real_upsert(self, ids, vectors)
+
+    monkeypatch.setattr(VectorIndex, "upsert", counting_upsert)
+    rng = np.random.default_rng(2)
+    with unit_of_work(sessions) as session:
+        author = factories.member(session)
+        need = factories.posting(session, JobBuffer(), author, VISION_NEED)
+        offer = factories.posting(session, JobBuffer(), author, VISION_OFFER)
+        store(session, need, rng.normal(size=DIM))
+    with sessions() as session:
+        replica.sync(session)
+        replica.sync(session)  # the need's row is read again (inside the margin) but not re-applied
+    assert upserted.count(need.id) == 2  # once into the whole-text index, once into the heads
+    with unit_of_work(sessions) as session:
+        store(session, offer, rng.normal(size=DIM))
+    with sessions() as session:
+        replica.sync(session)
+        replica.sync(session)
+    assert upserted.count(need.id) == 2 and upserted.count(offer.id) == 2
+    assert replica.rows_applied == 2
+
+    # A change moves changed_at: the row is applied again, once.
+    with unit_of_work(sessions) as session:
+        store(session, need, rng.normal(size=DIM))
+    with sessions() as session:
+        replica.sync(session)
+        replica.sync(session)
+    assert upserted.count(need.id) == 4
+
+
+def test_tombstones_still_drop_erased_rows_once_and_a_reused_id_comes_back(settings):
+    sessions = sessions_for(settings.resolved_database_url)
+    replica = IndexReplica(model="m", dim=DIM, margin_seconds=600)
+    rng = np.random.default_rng(4)
+    with unit_of_work(sessions) as session:
+        author = factories.member(session)
+        offer = factories.posting(session, JobBuffer(), author, VISION_OFFER)
+        store(session, offer, rng.normal(size=DIM))
+    with sessions() as session:
+        replica.sync(session)
+    assert offer.id in replica
+    with unit_of_work(sessions) as session:
+        session.execute(delete(Embedding).where(Embedding.posting_id == offer.id))
+        session.add(EmbeddingTombstone(posting_id=offer.id, kind="offer", deleted_at=utcnow()))
+    with sessions() as session:
+        replica.sync(session)
+    assert offer.id not in replica and offer.id not in replica.indexes["offer"]
+    assert replica.lexical.search("offer", {f"posting{offer.id}": 1}, 5) == []
+    # The id comes back (a later row for it): the tombstone, read again in the window, is not re-applied.
+    with unit_of_work(sessions) as session:
+        store(session, offer, rng.normal(size=DIM))
+    with sessions() as session:
+        replica.sync(session)
+        replica.sync(session)
+    assert offer.id in replica.indexes["offer"]
+
+
+def test_reverse_searches_prepared_in_one_batch_answer_as_single_searches(settings):
+    sessions = sessions_for(settings.resolved_database_url)
+    replica = IndexReplica(model="m", dim=DIM, margin_seconds=60)
+    rng = np.random.default_rng(5)
+    with unit_of_work(sessions) as session:
+        author = factories.member(session)
+        needs = [factories.posting(session, JobBuffer(), author, VISION_NEED) for _ in range(4)]
+        offers = [factories.posting(session, JobBuffer(), author, VISION_OFFER) for _ in range(6)]
+        for posting in needs + offers:
+            store(session, posting, rng.normal(size=DIM))
+    with sessions() as session:
+        replica.sync(session)
+    view = replica.with_reverse_searches([n.id for n in needs], 3)
+    for need in needs:
+        probe = replica.probe(need.id)
+        assert view.probe(need.id).vector.tolist() == probe.vector.tolist()
+        batched, single = view.search("offer", probe.vector, 3), replica.search("offer", probe.vector, 3)
+        assert [i for i, _ in batched] == [i for i, _ in single]  # scores equal to float rounding
+        assert np.allclose([s for _, s in batched], [s for _, s in single], atol=1e-5)
+        assert view.lexical.search("offer", view.probe(need.id).terms, 3) == replica.lexical.search(
+            "offer", probe.terms, 3
+        )
+    assert view.prepared and view.facts is replica.facts

@@ -20,11 +20,13 @@ import pytest
 import redis
 import uvicorn
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from api.auth.passwords import legacy_scrypt_hash
 from api.auth.ratelimit import RateLimiter
 from api.auth.service import authenticate, create_user
+from api.auth.sessions import ENDED_SESSIONS_KEPT, prune_sessions
+from api.auth.tokens import token_hash
 from api.core.db import sessions_for, unit_of_work
 from api.core.errors import Unauthorized
 from api.core.settings import Settings
@@ -212,6 +214,21 @@ def test_an_expired_session_is_refused(client, settings):
         for row in session.scalars(select(AuthSession)):
             row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     assert client.get("/api/v1/auth/me", headers=body["headers"]).status_code == 401
+
+
+def test_sessions_ended_a_week_ago_are_pruned_and_live_ones_kept(client, settings):
+    ended = register(client)
+    live = register(client)
+    sessions = sessions_for(settings.resolved_database_url)
+    now = datetime.now(UTC)
+    with unit_of_work(sessions) as session:
+        old = session.get(AuthSession, token_hash(ended["access_token"]))
+        old.expires_at = now - ENDED_SESSIONS_KEPT - timedelta(minutes=1)
+    with unit_of_work(sessions) as session:
+        assert prune_sessions(session, now=now) == 1
+    with unit_of_work(sessions) as session:
+        assert session.scalar(select(func.count()).select_from(AuthSession)) == 1
+    assert client.get("/api/v1/auth/me", headers=live["headers"]).status_code == 200
 
 
 def test_the_stream_takes_no_token_in_the_url(client):

@@ -189,7 +189,7 @@ def test_a_facilitator_rejects_with_a_reason_that_only_facilitators_read(client,
     mech, agri = login(client, "fac-mech@example.it"), login(client, "fac-agri@example.it")
     reason = {"reason": "Il laboratorio non lavora su leghe leggere"}
     assert client.post(f"{url}/rejection", json=reason, headers=pair["company"]["headers"]).status_code == 403
-    assert client.post(f"{url}/rejection", json=reason, headers=agri).status_code == 403
+    assert client.post(f"{url}/rejection", json=reason, headers=agri).status_code == 404  # not its cluster
     empty = client.post(f"{url}/rejection", json={"reason": ""}, headers=mech)
     assert empty.status_code == 422 and "reason" in empty.json()["detail"]
 
@@ -237,7 +237,7 @@ def test_a_suggestion_waiting_for_review_is_hidden_from_the_parties_until_approv
         ).status_code
         == 404
     )
-    assert client.post(f"{url}/approval", json={}, headers=agri).status_code == 403  # not their cluster
+    assert client.post(f"{url}/approval", json={}, headers=agri).status_code == 404  # not their cluster: not even its id
 
     approved = client.post(f"{url}/approval", json={"note": "Ottimo abbinamento"}, headers=mech)
     assert approved.status_code == 200 and approved.json()["status"] == "delivered"

@@ -255,7 +255,10 @@ def test_a_facilitator_cannot_review_outside_their_clusters_on_the_desk(client, 
     forged = client.post(
         "/desk/review", data={"ids": [suggestion_id], "action": "approve", "csrf": csrf_of(desk)}
     )
-    assert forged.status_code == 403 and "facilitator of the pair" in forged.text
+    # Another cluster's pair does not exist for this facilitator: not even its id is confirmed.
+    assert forged.status_code == 404 and f"Suggestion {suggestion_id} does not exist" in forged.text
+    with unit_of_work(sessions_for(settings.resolved_database_url)) as session:
+        assert session.get(Suggestion, suggestion_id).status == "pending_review"
 
 
 def test_a_member_edits_the_organisation_profile_and_the_contact_it_shares(company, settings):

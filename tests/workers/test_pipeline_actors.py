@@ -10,6 +10,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select, update
 
 from api.auth.service import create_user
+from api.authz import policy
 from api.clusters.service import set_policy
 from api.core.db import unit_of_work
 from api.core.jobs import DELIVER_NOTIFICATION, EMBED_POSTING, MATCH_POSTING, JobBuffer
@@ -18,7 +19,7 @@ from api.models import Delivery, Embedding, Notification, Posting, Suggestion, U
 from api.models.base import utcnow
 from api.models.enums import Role
 from api.pipeline.service import ReconcilePolicy, reconcile
-from api.postings.schemas import PostingUpdate
+from api.postings.schemas import PostingUpdate, posting_read
 from api.postings.service import close_posting, update_posting
 from api.suggestions.service import approve, reject
 from embeddings.scoring import default_calibration
@@ -59,7 +60,8 @@ def test_a_matching_pair_gets_one_suggestion_with_reasons_and_both_sides_are_not
         assert (suggestion.need_id, suggestion.offer_id) == (need_id, offer_id)
         assert default_calibration().threshold <= suggestion.score <= 1.0
         assert "visione artificiale" in suggestion.explanation["shared_terms"]
-        assert " match (score " in suggestion.explanation["summary"]["en"]
+        assert suggestion.explanation["summary"]["en"].split(". ")[0].endswith(" match")
+        assert "Score " in suggestion.explanation["details"]["en"]
         assert "Abbinamento " in suggestion.explanation["summary"]["it"]
         codes = [reason["code"] for reason in suggestion.explanation["reasons"]]
         assert "shared_concepts" in codes and "same_area" in codes
@@ -154,10 +156,27 @@ def test_a_cluster_can_let_high_scores_through_without_review(pipeline):
     assert count(pipeline, Notification, Notification.kind == "suggestion.new") == 2
 
 
-def test_an_unrelated_pair_gets_no_suggestion(pipeline):
+def test_an_unrelated_pair_gets_no_suggestion_and_only_the_owner_sees_how_close_it_came(pipeline):
     need_id, offer_id = publish(pipeline, VISION_NEED, WINE_OFFER)
     assert states(pipeline, [need_id, offer_id]) == {need_id: "matched", offer_id: "matched"}
     assert count(pipeline, Suggestion) == 0
+    threshold = default_calibration().threshold
+    with pipeline.sessions() as session:
+        need = session.get(Posting, need_id)
+        [score] = need.nearest["scores"].values()  # the wine offer, whichever was matched first
+        assert score < threshold == need.nearest["threshold"]
+        owner = session.scalar(select(User).where(User.organisation_id == need.organisation_id))
+        stranger = session.scalar(select(User).where(User.organisation_id != need.organisation_id))
+        outlook = posting_read(need, owner=policy.sees_match_outlook(owner, need)).match_outlook
+        assert outlook is not None and outlook.nearest_scores == [score]
+        assert {a["code"] for a in outlook.advice} >= {"add_english_keywords"}
+        assert not policy.sees_match_outlook(stranger, need)
+        assert posting_read(need, owner=False).match_outlook is None
+    # A fitting offer arrives: the need has a suggestion, and the outlook goes.
+    publish(pipeline, VISION_OFFER)
+    assert count(pipeline, Suggestion) == 1
+    with pipeline.sessions() as session:
+        assert session.get(Posting, need_id).nearest is None
 
 
 def test_redelivered_messages_create_no_duplicates(pipeline):

@@ -1,0 +1,1 @@
+"""Funding calls (STEP, FESR-ER, FSE+, Horizon Europe...): terms, eligibility, relevance, consortia."""

@@ -1,0 +1,11 @@
+"""The calls' background jobs, on the pipeline's existing queues (no new queue to run or watch)."""
+
+from __future__ import annotations
+
+from api.core.jobs import JobSpec
+
+EMBED_CALL = JobSpec("calls.embed", "embedding")
+MATCH_CALL = JobSpec("calls.match", "matching")
+# A need or offer just matched: score it against the open calls.
+MATCH_POSTING_TO_CALLS = JobSpec("calls.match_posting", "matching")
+PROPOSE_CONSORTIA = JobSpec("calls.propose_consortia", "matching")

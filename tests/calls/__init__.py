@@ -1,0 +1,1 @@
+"""Tests of the pure logic of funding calls: eligibility, consortium rules, group builder."""

@@ -1,0 +1,293 @@
+"""Funding calls without the workers: publishing and its refusals, closing at the deadline,
+proposals (eligibility, identity, answers), reminders once, the weekly digest, import, dashboard."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from api.auth.service import create_user
+from api.calls import proposals
+from api.calls.reminders import due_distance, send_due_reminders, send_weekly_fits
+from api.calls.service import reconcile_calls
+from api.cli import main
+from api.clusters.dashboard import cluster_dashboard
+from api.core.db import sessions_for, unit_of_work
+from api.core.jobs import JobBuffer
+from api.core.settings import override_settings
+from api.models import Call, CallFit, CallReminder, Consortium, Notification, Posting, User
+from api.models.base import utcnow
+from api.models.enums import Role
+from tests import factories
+from tests.calls_platform.world import CALL_BODY, MECH, make_call, make_consortium
+from tests.samples import VISION_NEED, VISION_OFFER
+
+
+@pytest.fixture
+def db(settings):  # type: ignore[no-untyped-def]
+    return sessions_for(settings.resolved_database_url)
+
+
+def _token(client, email: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    response = client.post("/api/v1/auth/token", json={"email": email, "password": "a-long-password"})
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def _facilitator(db, email: str = "fac@example.it", clusters=(MECH,)) -> str:  # type: ignore[no-untyped-def]
+    with unit_of_work(db) as session:
+        create_user(
+            session, email=email, password="a-long-password", role=Role.facilitator, clusters=list(clusters)
+        )
+    return email
+
+
+def test_bad_calls_get_a_clear_4xx_and_nothing_is_stored(client, db):
+    fac = _token(client, _facilitator(db))
+    cases = {
+        "deadline": {**CALL_BODY, "deadline": (utcnow() - timedelta(days=1)).isoformat()},
+        "rule": {**CALL_BODY, "consortium_rule": {"min_partners": 4, "max_partners": 2}},
+        "trl": {**CALL_BODY, "trl_min": 8, "trl_max": 3},
+        "budget": {**CALL_BODY, "budget_min": 900000, "budget_max": 1000},
+        "link": {**CALL_BODY, "link": "javascript:alert(1)"},
+        "area": {**CALL_BODY, "s3_areas": ["nowhere"]},
+    }
+    for name, body in cases.items():
+        response = client.post("/api/v1/calls", json=body, headers=fac)
+        assert response.status_code == 422, (name, response.text)
+        assert set(response.json()) == {"detail", "errors"} and response.json()["detail"]
+    assert (
+        "greater than max_partners"
+        in client.post("/api/v1/calls", json=cases["rule"], headers=fac).json()["detail"]
+    )
+    other = client.post("/api/v1/calls", json={**CALL_BODY, "s3_areas": ["agrifood"]}, headers=fac)
+    assert other.status_code == 403 and "own clusters" in other.json()["detail"]
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(Call)) == 0
+
+
+def test_a_call_past_its_deadline_reads_closed_and_the_pass_closes_it(client, db):
+    fac = _token(client, _facilitator(db))
+    call_id = client.post("/api/v1/calls", json=CALL_BODY, headers=fac).json()["id"]
+    with unit_of_work(db) as session:
+        call = session.get(Call, call_id)
+        call.deadline = utcnow() - timedelta(minutes=1)
+    assert client.get(f"/api/v1/calls/{call_id}", headers=fac).json()["status"] == "closed"
+    assert client.get("/api/v1/calls", headers=fac).json() == []
+    with unit_of_work(db) as session:
+        report = reconcile_calls(
+            session, jobs=JobBuffer(), now=utcnow(), stale_after=timedelta(minutes=5), max_attempts=3
+        )
+    assert report.closed == 1
+    with db() as session:
+        assert session.get(Call, call_id).status == "closed"
+
+
+def _fit(session, call: Call, org_type: str, body: dict, score: float = 0.9, pair_with=None) -> User:  # type: ignore[no-untyped-def, type-arg]
+    """A posting of a new organisation that fits the call (paired with `pair_with`'s need, if any)."""
+    author = factories.member(session, org_type)
+    posting = factories.posting(session, JobBuffer(), author, body)
+    if pair_with is not None:
+        factories.suggestion(session, pair_with, posting.id)
+    session.add(
+        CallFit(
+            call_id=call.id,
+            posting_id=posting.id,
+            organisation_id=author.organisation_id,
+            score=score,
+            explanation={"covers": body["keywords"][:2]},
+            notified_at=utcnow(),
+        )
+    )
+    session.flush()
+    return author
+
+
+def test_proposals_hold_no_ineligible_organisation_and_none_twice(db):
+    with unit_of_work(db) as session:
+        call = make_call(session, eligible_types=["company", "research_lab"])
+        need = _fit(session, call, "company", VISION_NEED)
+        need_id = session.scalar(select(Posting.id).where(Posting.organisation_id == need.organisation_id))
+        _fit(session, call, "research_lab", VISION_OFFER, pair_with=need_id)
+        trainer = _fit(
+            session, call, "training_body", {**VISION_OFFER, "title": "Corsi di visione"}, pair_with=need_id
+        )
+        call_id, revision = call.id, call.revision
+    for _ in range(2):  # a repeated message proposes nothing new
+        with unit_of_work(db) as session:
+            proposals.propose_consortia(session, jobs=JobBuffer(), call_id=call_id, revision=revision)
+    with db() as session:
+        [consortium] = session.scalars(select(Consortium)).all()
+        members = [m.organisation_id for m in consortium.members]
+        assert len(members) == len(set(members)) == 2 and trainer.organisation_id not in members
+        reviews = session.scalars(select(Notification).where(Notification.kind == "consortium.review")).all()
+        assert reviews == []  # no facilitator of the cluster exists in this world
+
+
+def test_an_unmet_rule_leaves_no_proposal_and_the_dashboard_says_why(db):
+    _facilitator(db)
+    with unit_of_work(db) as session:
+        call = make_call(
+            session,
+            consortium_rule={"min_partners": 3, "max_partners": 5, "min_countries": 3},
+            deadline=utcnow() + timedelta(days=40),
+        )
+        _fit(session, call, "company", VISION_NEED)
+        _fit(session, call, "research_lab", VISION_OFFER)
+        assert proposals.propose_consortia(session, jobs=JobBuffer(), call_id=call.id, revision=1) == 0
+    with db() as session:
+        board = cluster_dashboard(session, session.scalar(select(User).where(User.role == "facilitator")))
+        [upcoming] = board.upcoming_calls
+        assert upcoming.fitting_organisations == 2 and upcoming.consortia == 0
+        assert "partner" in upcoming.unmet_reason
+
+
+def test_contacts_show_only_between_members_who_both_accepted(db):
+    with unit_of_work(db) as session:
+        call = make_call(session)
+        people = [factories.member(session, t) for t in ("company", "research_lab", "tech_centre")]
+        consortium = make_consortium(session, call, [p.organisation_id for p in people], status="invited")
+        consortium_id, ids = consortium.id, [p.id for p in people]
+
+    def answer(user_id: int, accept: bool) -> Consortium:
+        with unit_of_work(db) as session:
+            user = session.get(User, user_id)
+            return proposals.answer(
+                session, jobs=JobBuffer(), user=user, consortium_id=consortium_id, accept=accept
+            )
+
+    def names_seen_by(user_id: int) -> list[str | None]:
+        with db() as session:
+            user, c = session.get(User, user_id), session.get(Consortium, consortium_id)
+            return [
+                v["name"]
+                for v in (proposals.member_view(session, user, c, m) for m in c.members)
+                if not v["yours"]
+            ]
+
+    answer(ids[0], True)
+    assert names_seen_by(ids[0]) == [None, None]
+    answer(ids[1], True)
+    assert names_seen_by(ids[0])[0] is not None and names_seen_by(ids[0])[1] is None
+    answer(ids[2], False)
+    assert names_seen_by(ids[2]) == [None, None]
+    with db() as session:
+        assert session.get(Consortium, consortium_id).status == "incomplete"
+    with pytest.raises(Exception, match="takes no answer"):
+        answer(ids[0], False)
+
+
+def test_reminders_go_once_per_distance_and_never_for_distances_passed_before_publication(db):
+    with unit_of_work(db) as session:
+        call = make_call(session, deadline=utcnow() + timedelta(days=10))
+        people = [_fit(session, call, "company", VISION_NEED)]
+        call_id, deadline, created = call.id, call.deadline, call.created_at
+    assert due_distance(make_call_like(deadline, created), [30, 14, 3], deadline - timedelta(days=9)) == (
+        None,
+        [],
+    )
+    counts = []
+    for now in (deadline - timedelta(days=9), deadline - timedelta(days=3), deadline - timedelta(days=2)):
+        with unit_of_work(db) as session:
+            counts.append(send_due_reminders(session, jobs=JobBuffer(), distances=[30, 14, 3], now=now))
+    assert counts == [0, len(people), 0]
+    with db() as session:
+        assert session.scalars(
+            select(CallReminder.days_before).where(CallReminder.call_id == call_id)
+        ).all() == [3]
+        [reminder] = session.scalars(select(Notification).where(Notification.kind == "call.reminder")).all()
+        assert reminder.payload["days_left"] == 3 and reminder.payload["path"] == f"/calls/{call_id}"
+
+
+def make_call_like(deadline, created):  # type: ignore[no-untyped-def]
+    return Call(deadline=deadline, created_at=created)
+
+
+def test_the_weekly_calls_that_fit_you_goes_once_a_week(db):
+    with unit_of_work(db) as session:
+        call = make_call(session)
+        _fit(session, call, "company", VISION_NEED)
+    now = utcnow()
+    sent = []
+    for when in (now, now + timedelta(hours=1), now + timedelta(days=7)):
+        with unit_of_work(db) as session:
+            sent.append(send_weekly_fits(session, jobs=JobBuffer(), now=when))
+    assert sent == [1, 0, 1]
+
+
+def test_calls_import_takes_json_and_csv_all_or_nothing_and_updates_by_external_id(settings, db, tmp_path):
+    _facilitator(db)
+    override_settings(settings)
+    try:
+        cli = CliRunner()
+        deadline = (utcnow() + timedelta(days=50)).isoformat()
+        good = {**CALL_BODY, "deadline": deadline, "external_id": "er-2026-01"}
+        (tmp_path / "calls.json").write_text(json.dumps([good]))
+        first = cli.invoke(main, ["calls", "import", str(tmp_path / "calls.json"), "--as", "fac@example.it"])
+        assert first.exit_code == 0 and "1 new, 0 updated" in first.output, first.output
+        again = cli.invoke(main, ["calls", "import", str(tmp_path / "calls.json"), "--as", "fac@example.it"])
+        assert "0 new, 1 updated" in again.output, again.output
+        csv_text = (
+            "external_id,title,description,programme,deadline,s3_areas,eligible_types,min_partners\n"
+            f'er-2026-02,"{CALL_BODY["title"]}","{CALL_BODY["description"]}",fesr_er,{deadline},'
+            f"{MECH},company;research_lab,2\n"
+            f"er-2026-03,Troppo breve,testo,nowhere,{deadline},{MECH},,1\n"
+        )
+        (tmp_path / "calls.csv").write_text(csv_text)
+        bad = cli.invoke(main, ["calls", "import", str(tmp_path / "calls.csv"), "--as", "fac@example.it"])
+        assert bad.exit_code != 0 and "call 2:" in bad.output and "nothing imported" in bad.output
+        (tmp_path / "calls.csv").write_text("\n".join(csv_text.splitlines()[:2]) + "\n")
+        fine = cli.invoke(main, ["calls", "import", str(tmp_path / "calls.csv"), "--as", "fac@example.it"])
+        assert fine.exit_code == 0 and "1 new" in fine.output, fine.output
+    finally:
+        override_settings(None)
+    with db() as session:
+        assert sorted(session.scalars(select(Call.external_id))) == ["er-2026-01", "er-2026-02"]
+        assert session.scalar(select(Call).where(Call.external_id == "er-2026-02")).eligible_types == [
+            "company",
+            "research_lab",
+        ]
+
+
+def test_the_call_pages_publish_and_show_the_funnel(client, db):
+    from tests.helpers import csrf_of, web_login
+
+    _facilitator(db)
+    assert web_login(client, "fac@example.it").status_code == 303
+    form = client.get("/calls/new")
+    assert form.status_code == 200 and "Pubblica un bando" in form.text
+    deadline = (utcnow() + timedelta(days=30)).date().isoformat()
+    posted = client.post(
+        "/calls",
+        data={
+            "csrf": csrf_of(form.text),
+            "title": CALL_BODY["title"],
+            "description": CALL_BODY["description"],
+            "programme": "step",
+            "deadline": deadline,
+            "s3_areas": MECH,
+            "min_partners": "2",
+        },
+        follow_redirects=False,
+    )
+    assert posted.status_code == 303, posted.text
+    page = client.get(posted.headers["location"])
+    assert "Bando pubblicato" in page.text and 'id="funnel"' in page.text
+    invalid = client.post("/calls", data={"csrf": csrf_of(form.text), "title": "x", "programme": "step"})
+    assert invalid.status_code == 422 and 'aria-invalid="true"' in invalid.text
+
+
+def test_the_desk_lists_the_proposals_waiting_for_the_facilitator(client, db):
+    from tests.helpers import web_login
+
+    _facilitator(db)
+    with unit_of_work(db) as session:
+        call = make_call(session)
+        people = [factories.member(session, t) for t in ("company", "research_lab")]
+        make_consortium(session, call, [p.organisation_id for p in people], status="pending_review")
+    assert web_login(client, "fac@example.it").status_code == 303
+    desk = client.get("/desk").text
+    assert 'id="consortia"' in desk and f"/calls/{call.id}#consortium-" in desk
