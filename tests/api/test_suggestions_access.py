@@ -237,7 +237,7 @@ def test_a_suggestion_waiting_for_review_is_hidden_from_the_parties_until_approv
         ).status_code
         == 404
     )
-    assert client.post(f"{url}/approval", json={}, headers=agri).status_code == 404  # not their cluster: not even its id
+    assert client.post(f"{url}/approval", json={}, headers=agri).status_code == 404  # not its cluster
 
     approved = client.post(f"{url}/approval", json={"note": "Ottimo abbinamento"}, headers=mech)
     assert approved.status_code == 200 and approved.json()["status"] == "delivered"
