@@ -19,6 +19,7 @@ import pytest
 
 from api.core.settings import Settings
 from api.matching.service import MatchPolicy
+from api.notifications.delivery import LEASE as DELIVERY_LEASE
 from tests.e2e.expectations import MIN_FINAL_RECALL, check_suggestions, pairs_found_and_expected
 from tests.e2e.supervised import (
     Ingest,
@@ -96,7 +97,9 @@ def _ingest(workdir: Path, ingest: Ingest, *, faults: bool) -> dict:  # type: ig
                 thread.join(240)
             report["drained_after_s"] = round(wait_all_matched(client, results, timeout=300), 1)
             report["states"] = states(client, results)
-        report["deliveries"] = wait_deliveries_settled(run.database_url, timeout=120)
+        # A worker killed mid-send holds its row for the lease before the sweep retries it.
+        settle = DELIVERY_LEASE.total_seconds() + 60
+        report["deliveries"] = wait_deliveries_settled(run.database_url, timeout=settle)
         report["posted"] = len(results)
         report["retried_503"] = sum(r.retries_503 for r in results)
         report["suggestions"] = suggestions_by_title(run.database_url)
