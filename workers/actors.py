@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import dramatiq
 from dramatiq.middleware import CurrentMessage
@@ -25,6 +23,7 @@ from api.pipeline.service import embedding_task, record_failure, store_embedding
 from workers import account_actors  # noqa: F401  (declares auth.send_password_reset on the same broker)
 from workers.broker import actor_policy
 from workers.call_actors import embed_call  # noqa: F401  (declares the calls.* actors on the same broker)
+from workers.failures import failures_recorded
 from workers.resources import WorkerResources, current
 
 log = logging.getLogger(__name__)
@@ -41,18 +40,13 @@ def _ms(since: float) -> float:
     return (time.perf_counter() - since) * 1000
 
 
-@contextmanager
-def failures_recorded(posting_id: int, step: str) -> Iterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        log.exception("%s failed for posting %s", step, posting_id)
-        try:
-            with current().unit_of_work() as uow:
-                record_failure(uow.session, posting_id=posting_id, error=f"{step}: {exc!r}")
-        except Exception:
-            log.exception("could not record the failure of posting %s", posting_id)
-        raise
+def posting_failures(posting_id: int, step: str):  # type: ignore[no-untyped-def]
+    return failures_recorded(
+        "posting",
+        posting_id,
+        step,
+        lambda session, error: record_failure(session, posting_id=posting_id, error=error),
+    )
 
 
 @dramatiq.actor(
@@ -63,7 +57,7 @@ def failures_recorded(posting_id: int, step: str) -> Iterator[None]:
 def embed_posting(posting_id: int, revision: int) -> None:
     res = current()
     waited, started = queued_ms(), time.perf_counter()
-    with failures_recorded(posting_id, "embedding"):
+    with posting_failures(posting_id, "embedding"):
         with res.unit_of_work() as uow:
             task = embedding_task(
                 uow.session,
@@ -109,7 +103,7 @@ def embed_posting(posting_id: int, revision: int) -> None:
 def match(posting_id: int, revision: int) -> None:
     res = current()
     waited, started = queued_ms(), time.perf_counter()
-    with failures_recorded(posting_id, "matching"), res.unit_of_work() as uow:
+    with posting_failures(posting_id, "matching"), res.unit_of_work() as uow:
         created = match_posting(
             uow.session,
             jobs=uow.jobs,

@@ -5,43 +5,32 @@ by (id, revision) like `workers.actors`. Deadline reminders run in the reconcile
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import lru_cache
 
 import dramatiq
 
 from api.calls.jobs import EMBED_CALL, MATCH_CALL, MATCH_POSTING_TO_CALLS, PROPOSE_CONSORTIA
 from api.calls.matching import call_embedding_task, match_call, match_posting_to_calls, store_call_embedding
 from api.calls.proposals import propose_consortia, replica_pair_fit
-from api.calls.relevance import CallCalibration, default_call_calibration
+from api.calls.relevance import default_call_calibration
 from api.models import Call
 from workers.broker import actor_policy
+from workers.failures import failures_recorded
 from workers.resources import current
 
 log = logging.getLogger(__name__)
 
 
-@lru_cache(maxsize=1)
-def _calibration() -> CallCalibration:
-    return default_call_calibration()
+def _record_call_failure(call_id: int):  # type: ignore[no-untyped-def]
+    def record(session, error: str) -> None:  # type: ignore[no-untyped-def]
+        call = session.get(Call, call_id)
+        if call is not None:
+            call.pipeline_error = error[:2000]
+
+    return record
 
 
-@contextmanager
-def call_failure_recorded(call_id: int, step: str) -> Iterator[None]:
-    """Keep the last error on the call (the reconciler decides when to give up), then re-raise."""
-    try:
-        yield
-    except Exception as exc:
-        log.exception("%s failed for call %s", step, call_id)
-        try:
-            with current().unit_of_work() as uow:
-                call = uow.session.get(Call, call_id)
-                if call is not None:
-                    call.pipeline_error = f"{step}: {exc!r}"[:2000]
-        except Exception:
-            log.exception("could not record the failure of call %s", call_id)
-        raise
+def call_failure_recorded(call_id: int, step: str):  # type: ignore[no-untyped-def]
+    return failures_recorded("call", call_id, step, _record_call_failure(call_id))
 
 
 @dramatiq.actor(
@@ -81,7 +70,7 @@ def match_call_with_postings(call_id: int, revision: int) -> None:
             uow.session,
             jobs=uow.jobs,
             replica=res.current_replica(),
-            calibration=_calibration(),
+            calibration=default_call_calibration(),
             call_id=call_id,
             revision=revision,
             max_fits=res.settings.call_max_fits,
@@ -100,7 +89,7 @@ def match_posting_with_calls(posting_id: int, revision: int) -> None:
             uow.session,
             jobs=uow.jobs,
             replica=res.current_replica(),
-            calibration=_calibration(),
+            calibration=default_call_calibration(),
             posting_id=posting_id,
             revision=revision,
         )
