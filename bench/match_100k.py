@@ -3,8 +3,9 @@
 Fills a replica with N synthetic postings (default 100,000: half needs, half offers; unit
 vectors of the model's dimension; ~80 English-pivot terms each from a Zipf vocabulary, as real
 postings have), then, for each new posting: adds it to the replica as a catch-up would, ranks
-its candidates (vector + lexical retrieval, scoring) and applies the delivery rule, which ranks
-each top candidate in turn (their searches prepared in one batch, as the matcher does). Prints the
+its candidates (vector + lexical retrieval, scoring) and applies the delivery rule
+(`api.matching.ranking.match_probe`, what the matcher runs: an offer's candidate needs are settled
+from a cheap part of their rankings, and fully ranked only when that cannot decide). Prints the
 median, p90 and max of that time; with --json the last line is one JSON object (p50_ms, p90_ms,
 p95_ms, max_ms, rankings_per_match).
 
@@ -14,7 +15,6 @@ p95_ms, max_ms, rankings_per_match).
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import statistics
 import sys
@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from api.matching.ranking import deliverable, rank  # noqa: E402
+from api.matching.ranking import match_probe, rank  # noqa: E402
 from api.matching.replica import IndexReplica  # noqa: E402
 from embeddings.scoring import default_calibration  # noqa: E402
 
@@ -96,19 +96,11 @@ def main() -> None:
     for row in tqdm(synthetic_rows(rng, args.postings + 2, args.queries), desc="matching", unit="posting"):
         start = time.perf_counter()
         replica.apply([row])
-        ranked = rank(replica, replica.probe(row.posting_id), calibration, candidates=CANDIDATES)
-        rankings += 1
-        # As `match_posting` does: the reverse checks' searches in one batch per index.
-        checked = [c.posting_id for c in ranked if c.score >= calibration.threshold]
-        reverse = replica.with_reverse_searches(checked if row.kind == "offer" else [], CANDIDATES)
-
-        @functools.cache
-        def ranking_of(posting_id: int, reverse=reverse):  # type: ignore[no-untyped-def]
-            nonlocal rankings
-            rankings += 1
-            return rank(reverse, reverse.probe(posting_id), calibration, candidates=CANDIDATES)
-
-        delivered += len(deliverable(row.posting_id, row.kind, ranked, calibration, ranking_of, limit=LIMIT))
+        match = match_probe(
+            replica, replica.probe(row.posting_id), calibration, candidates=CANDIDATES, limit=LIMIT
+        )
+        rankings += 1 + match.ranking_of.cache_info().currsize  # type: ignore[attr-defined]
+        delivered += len(match.chosen)
         timings.append((time.perf_counter() - start) * 1000)
     timings.sort()
     print(

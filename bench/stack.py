@@ -101,10 +101,10 @@ class BenchStack:
                 raise RuntimeError(f"the API did not answer within {timeout:.0f} s")
             time.sleep(0.2)
 
-    def worker_pids(self) -> list[int]:
-        """The dramatiq worker processes (the forked children that hold the model)."""
+    def _tree(self) -> tuple[list[tuple[int, str]], dict[int, list[tuple[int, str]]]]:
+        """The stack's processes (pid, command line) under `clustermatch run`, and who forked whom."""
         if self.process is None:
-            return []
+            return [], {}
         out = subprocess.run(["ps", "-e", "-o", "pid=,ppid=,args="], capture_output=True, text=True).stdout
         rows = [line.split(None, 2) for line in out.splitlines() if line.strip()]
         children: dict[int, list[tuple[int, str]]] = {}
@@ -118,12 +118,30 @@ class BenchStack:
                 found += descendants(child)
             return found
 
+        return descendants(self.process.pid), children
+
+    def worker_pids(self) -> list[int]:
+        """The dramatiq worker processes (the forked children that hold the model)."""
+        tree, children = self._tree()
         # dramatiq's main process forks the worker processes: those run `workers.main` too.
-        tree = descendants(self.process.pid)
         dramatiq = [(pid, args) for pid, args in tree if "dramatiq" in args and "workers.main" in args]
         parents = {pid for pid, _ in dramatiq}
         leaves = [pid for pid, _ in dramatiq if not any(c in parents for c, _ in children.get(pid, []))]
         return leaves
+
+    def api_pids(self) -> list[int]:
+        """The API's processes: uvicorn and what it spawned (its workers when it runs several, and
+        multiprocessing's resource tracker)."""
+        tree, children = self._tree()
+        masters = [pid for pid, args in tree if "uvicorn" in args and "api.http.app" in args]
+        return masters + [child for pid in masters for child, _ in children.get(pid, [])]
+
+    def api_processes(self) -> int:
+        """How many processes serve requests: uvicorn itself, or the workers it spawned."""
+        tree, children = self._tree()
+        masters = [pid for pid, args in tree if "uvicorn" in args and "api.http.app" in args]
+        workers = [c for pid in masters for c, args in children.get(pid, []) if "spawn_main" in args]
+        return len(workers) or len(masters)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -136,6 +154,19 @@ class BenchStack:
         self.process = None
         if self.owns_dir and not os.environ.get("CLUSTERMATCH_BENCH_KEEP"):
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes have used so far (Linux /proc; a gone one counts 0)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
 
 
 def register(client: httpx.Client, base_url: str, *, org_type: str, clusters: list[str]) -> dict[str, str]:

@@ -28,9 +28,13 @@ class BatchingEncoder:
         self._thread.start()
 
     def encode(self, texts: list[str], timeout: float | None = 120) -> np.ndarray:
+        return self.submit(texts).result(timeout=timeout)
+
+    def submit(self, texts: list[str]) -> Future[np.ndarray]:
+        """Queue the texts without waiting: a caller with two encoders runs both at once."""
         future: Future[np.ndarray] = Future()
         self._pending.put((texts, future))
-        return future.result(timeout=timeout)
+        return future
 
     def _run(self) -> None:
         while True:

@@ -74,9 +74,8 @@ class MultilingualEncoder:
     and an English offer without the word-by-word gloss the pivot relies on.
 
     It needs no ONNX path: the package is already a pure-numpy forward pass (a DAN + CNN, no
-    transformer), and `bench/encoder.py` measured it at ~90 postings/s (one raw text a call, ~11 ms,
-    2 threads, idle machine) beside ~47 texts/s for the pivot (~21 ms a text, 3.3 texts a posting):
-    a posting's second vector costs a sixth of its pivot vectors.
+    transformer); `bench/encoder.py` times it beside the pivot on the same postings (one raw text
+    a call, ~11 ms on two idle cores). The embed step runs both encoders at once.
     """
 
     dim = 512

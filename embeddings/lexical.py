@@ -18,8 +18,10 @@ A removal clears the slot's alive flag (df drops at once); the next merge drops 
 Doc norms depend on idf, which moves with every upsert. Writing idf(t) = A - B(t), A = ln(1 + N) + 1,
 B(t) = ln(1 + df(t)), gives |d|^2 = A^2 S0 - 2 A S1 + S2 with S_k(d) = sum_t tf(t, d)^2 B(t)^k. A change
 of N only moves the scalar A; a change of df(t) only moves S1, S2 of the docs holding t. So a search
-re-syncs S1, S2 over just the columns whose df changed since the last sync: exact norms for the cost
-of a few posting lists instead of a pass over the whole matrix.
+re-syncs S1, S2 over just the columns whose df changed since the last sync, for the cost of a few
+posting lists instead of a pass over the whole matrix; a very common term (a long posting list whose
+B barely moves) waits until its B has moved by NORM_TOLERANCE. Search scores only pick candidates;
+`similarity` scores a document exactly, from its own terms.
 """
 
 from __future__ import annotations
@@ -32,12 +34,20 @@ from typing import NamedTuple
 import numpy as np
 import scipy.sparse as sp
 
+from embeddings.idmap import IdMap
+
 KINDS = ("need", "offer")
 # Stored tf weights (1 + ln count) are float32: half the memory of float64, and far more precise
 # than the scores' 4 decimals. Norms and query weights are computed in float64.
 WEIGHT = np.float32
 # Queries scored by one sparse product in `search_many`.
 BATCH = 4
+# Counts are stored as uint16: a stem rarely occurs 65,535 times in one posting, and beyond that
+# 1 + ln count barely moves.
+MAX_COUNT = 2**16 - 1
+# How far a term's B = ln(1 + df) may move before the norms of the documents holding it are
+# brought up to date (`_Shard.sync`).
+NORM_TOLERANCE = 1e-4
 
 
 class _Growable:
@@ -62,10 +72,96 @@ class _Growable:
         return self.data[: self.size]
 
 
-class _Doc(NamedTuple):
-    kind: int
-    cols: np.ndarray  # int32 vocabulary ids, unique
-    counts: np.ndarray  # uint16 (int32 if one does not fit), > 0
+class _DocStore:
+    """Every live document's terms (vocabulary ids and counts), in flat arrays: 6 bytes a term and
+    ~30 a document, where two small numpy arrays and a dict entry each took ~400 bytes a document.
+
+    A document is a slot (its kind, and where its terms start and how many); a removal or a
+    replacement leaves its old terms behind as garbage, compacted away once it outweighs the rest.
+    """
+
+    def __init__(self) -> None:
+        self.slot_of = IdMap()
+        self.doc = _Growable(np.int64)  # id of each slot
+        self.kind = _Growable(np.int8)  # -1 once removed
+        self.start = _Growable(np.int64)
+        self.length = _Growable(np.int32)
+        self.cols = _Growable(np.int32)
+        self.counts = _Growable(np.uint16)
+        self.live = 0
+        self.garbage = 0  # terms of removed slots
+
+    def add_many(
+        self, doc_ids: np.ndarray, kind: int, lengths: np.ndarray, cols: np.ndarray, counts: np.ndarray
+    ) -> None:
+        """Documents not stored yet, their terms one after the other (counts above 65,535 are clipped)."""
+        base = self.doc.size
+        self.start.extend(self.cols.size + np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64))
+        self.length.extend(lengths)
+        self.kind.extend(np.full(len(doc_ids), kind, dtype=np.int8))
+        self.doc.extend(doc_ids)
+        self.cols.extend(cols)
+        self.counts.extend(np.minimum(counts, 2**16 - 1))
+        self.slot_of.set_many(np.asarray(doc_ids, dtype=np.int64), np.arange(base, base + len(doc_ids)))
+        self.live += len(doc_ids)
+
+    def get(self, doc_id: int) -> tuple[int, np.ndarray, np.ndarray] | None:
+        """(kind, vocabulary ids, counts) of a live document."""
+        slot = self.slot_of.get(doc_id)
+        if slot is None:
+            return None
+        a = int(self.start.data[slot])
+        b = a + int(self.length.data[slot])
+        return int(self.kind.data[slot]), self.cols.data[a:b], self.counts.data[a:b]
+
+    def gather(self, doc_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(found: positions in doc_ids of the live ones with terms, their lengths, all their
+        vocabulary ids and counts one document after the other)."""
+        get = self.slot_of.get
+        slots = np.array([-1 if (slot := get(int(i))) is None else slot for i in doc_ids], dtype=np.int64)
+        found = np.flatnonzero(slots >= 0)
+        live = slots[found]
+        lengths = self.length.data[live].astype(np.int64)
+        found, live, lengths = found[lengths > 0], live[lengths > 0], lengths[lengths > 0]
+        ends = np.cumsum(lengths)
+        at = np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - lengths, lengths)
+        at += np.repeat(self.start.data[live], lengths)
+        return found, lengths, self.cols.data[at], self.counts.data[at]
+
+    def pop(self, doc_id: int) -> tuple[int, np.ndarray] | None:
+        """Remove a document; (kind, vocabulary ids) it had."""
+        slot = self.slot_of.pop(doc_id)
+        if slot is None:
+            return None
+        kind = int(self.kind.data[slot])
+        a = int(self.start.data[slot])
+        n = int(self.length.data[slot])
+        cols = self.cols.data[a : a + n].copy()
+        self.kind.data[slot] = -1
+        self.live -= 1
+        self.garbage += n
+        if self.garbage > max(1 << 16, self.cols.size - self.garbage):
+            self._compact()
+        return kind, cols
+
+    def nbytes(self) -> int:
+        parts = (self.doc, self.kind, self.start, self.length, self.cols, self.counts)
+        return self.slot_of.nbytes() + sum(g.size * g.data.itemsize for g in parts)
+
+    def _compact(self) -> None:
+        keep = np.flatnonzero(self.kind.view() >= 0)
+        lengths = self.length.view()[keep]
+        ends = np.cumsum(lengths, dtype=np.int64)
+        at = np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - lengths, lengths)
+        at += np.repeat(self.start.view()[keep], lengths)
+        doc, kind = self.doc.view()[keep], self.kind.view()[keep]
+        cols, counts = self.cols.view()[at], self.counts.view()[at]
+        self.__init__()  # type: ignore[misc]
+        for k in np.unique(kind).tolist():
+            mine = kind == k
+            self.add_many(
+                doc[mine], k, lengths[mine], cols[np.repeat(mine, lengths)], counts[np.repeat(mine, lengths)]
+            )
 
 
 class _Query(NamedTuple):
@@ -83,7 +179,7 @@ class _Shard:
         self.mat = sp.csc_array((0, 0), dtype=WEIGHT)
         self.ids = np.empty(0, dtype=np.int64)
         self.alive = np.empty(0, dtype=bool)
-        self.slot_of: dict[int, int] = {}
+        self.slot_of = IdMap()
         self.dead = 0
         self.s = np.empty((0, 3))  # S0, S1, S2 per slot
         self.b_ref = np.empty(0)  # the B that S1, S2 are in sync with, per matrix column
@@ -95,11 +191,11 @@ class _Shard:
         self.p_rows = _Growable(np.int32)  # pending row of each posting
         self.p_cols = _Growable(np.int32)
         self.p_w = _Growable(WEIGHT)
-        self.pend_of: dict[int, int] = {}
+        self.pend_of = IdMap()
 
     def add_pending(self, doc_id: int, cols: np.ndarray, weights: np.ndarray) -> None:
         row = self.p_ids.size
-        self.pend_of[doc_id] = row
+        self.pend_of.set_many(np.array([doc_id]), np.array([row]))
         self.p_ids.extend([doc_id])
         self.p_alive.extend([True])
         self.p_rows.extend(np.full(len(cols), row, dtype=np.int32))
@@ -150,7 +246,8 @@ class _Shard:
             self.mat = sp.vstack(parts, format="csc")  # scipy's fast path: no COO round trip
         self.ids = np.concatenate(ids) if ids else np.empty(0, dtype=np.int64)
         self.alive = np.ones(len(self.ids), dtype=bool)
-        self.slot_of = dict(zip(self.ids.tolist(), range(len(self.ids)), strict=True))
+        self.slot_of = IdMap()
+        self.slot_of.set_many(self.ids, np.arange(len(self.ids)))
         self.dead = 0
         squared = sp.csc_array(
             (np.square(self.mat.data), self.mat.indices, self.mat.indptr), shape=self.mat.shape
@@ -160,11 +257,19 @@ class _Shard:
         self.reset_pending()
 
     def sync(self, b: np.ndarray) -> None:
-        """Bring S1, S2 up to date with B, touching only the columns whose df changed."""
+        """Bring S1, S2 up to date with B, touching only the columns whose B moved by more than
+        NORM_TOLERANCE since they were last in sync.
+
+        A column's posting list is long exactly when its B moves slowly (a term in half of a million
+        documents moves by 2e-6 a new document), so a common term is re-synced every few dozen
+        upserts instead of on every one; a rare term on each. The norms drift by less than
+        NORM_TOLERANCE (relative, as idf >= 1) meanwhile: searches only pick candidates, which
+        `similarity` then scores exactly.
+        """
         n_slots, width = self.mat.shape
         if not n_slots or not width:
             return
-        changed = np.flatnonzero(b[:width] != self.b_ref)
+        changed = np.flatnonzero(np.abs(b[:width] - self.b_ref) > NORM_TOLERANCE)
         if not changed.size:
             return
         sub = self.mat[:, changed]
@@ -256,6 +361,17 @@ def _pending_cosines(shard: _Shard, q: _Query) -> tuple[np.ndarray, np.ndarray, 
     return shard.p_ids.view(), _cosine(num, norms, q.norm, alive), alive
 
 
+def _weights_at(q: _Query, cols: np.ndarray) -> np.ndarray:
+    """The query's weight of each of these vocabulary ids (0 for a term it lacks), without a
+    vocabulary-wide array per call."""
+    if not q.cols.size:
+        return np.zeros(len(cols))
+    order = np.argsort(q.cols)
+    known, weights = q.cols[order], q.weights[order]
+    at = np.minimum(np.searchsorted(known, cols), len(known) - 1)
+    return np.where(known[at] == cols, weights[at], 0.0)
+
+
 def _top(ids: np.ndarray, cos: np.ndarray, k: int) -> list[tuple[int, float]]:
     """Top-k (id, score) with score > 0, best first, ties by smaller id."""
     hits = np.flatnonzero(cos > 0)
@@ -273,11 +389,6 @@ def _cosine(num: np.ndarray, norms: np.ndarray, qnorm: float, alive: np.ndarray)
     if qnorm > 0:
         np.divide(num, norms * qnorm, out=out, where=alive & (norms > 0))
     return np.clip(out, 0.0, 1.0, out=out)  # rounding can overshoot 1 for identical bags
-
-
-def _compact(counts: np.ndarray) -> np.ndarray:
-    """Counts as uint16 when they fit (a stem rarely occurs 65,535 times in one posting)."""
-    return counts.astype(np.uint16) if counts.size and counts.max() < 2**16 else counts
 
 
 def _positive_counts(terms: Mapping[str, int]) -> list[tuple[str, int]]:
@@ -302,17 +413,18 @@ class LexicalIndex:
         self._vocab: dict[str, int] = {}
         self._terms: list[str] = []
         self._df = np.zeros(1024, dtype=np.int64)  # capacity grows; valid up to len(self._terms)
-        self._docs: dict[int, _Doc] = {}
+        self._b: np.ndarray | None = None  # ln(1 + df) per vocabulary id, until df next changes
+        self._docs = _DocStore()
         self._shards = {kind: _Shard() for kind in KINDS}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         with self._lock:
-            return len(self._docs)
+            return self._docs.live
 
     def __contains__(self, doc_id: int) -> bool:
         with self._lock:
-            return doc_id in self._docs
+            return self._docs.slot_of.get(int(doc_id)) is not None
 
     def upsert(self, doc_id: int, kind: str, terms: Mapping[str, int]) -> None:
         """Add a document, replacing any stored under the same id (whatever its kind)."""
@@ -321,10 +433,11 @@ class LexicalIndex:
         items = _positive_counts(terms)
         with self._lock:
             cols = np.fromiter((self._term_id(term) for term, _ in items), dtype=np.int32, count=len(items))
-            counts = np.array([count for _, count in items], dtype=np.int32)
+            counts = np.minimum(np.array([count for _, count in items], dtype=np.int64), MAX_COUNT)
             self._remove_locked(doc_id)
             self._df[cols] += 1  # cols are unique: plain fancy-index add is exact
-            self._docs[doc_id] = _Doc(KINDS.index(kind), cols, _compact(counts))
+            self._b = None
+            self._docs.add_many(np.array([doc_id]), KINDS.index(kind), np.array([len(cols)]), cols, counts)
             shard.add_pending(doc_id, cols, (1.0 + np.log(counts)).astype(WEIGHT))
             if shard.p_ids.size > max(self._merge_threshold, shard.mat.shape[0]):
                 shard.merge(np.log1p(self._df[: len(self._terms)].astype(np.float64)))
@@ -342,9 +455,10 @@ class LexicalIndex:
         `vocabulary[term_index[indptr[n]:indptr[n + 1]]]` (unique within a document) with `counts`."""
         shard = self._shard(kind)
         doc_ids = np.asarray(doc_ids, dtype=np.int64)
-        counts = np.asarray(counts, dtype=np.int32)
+        counts = np.asarray(counts, dtype=np.int64)
         if (counts <= 0).any():
             raise ValueError("counts must be positive")
+        counts = np.minimum(counts, MAX_COUNT)
         with self._lock:
             for doc_id in doc_ids.tolist():
                 self._remove_locked(doc_id)
@@ -353,15 +467,11 @@ class LexicalIndex:
             )
             cols = col_of[np.asarray(term_index)]
             np.add.at(self._df, cols, 1)
-            k = KINDS.index(kind)
-            stored = _compact(counts)
-            bounds = np.asarray(indptr, dtype=np.int64).tolist()
-            for n, doc_id in enumerate(doc_ids.tolist()):
-                a, b = bounds[n], bounds[n + 1]
-                self._docs[doc_id] = _Doc(k, cols[a:b], stored[a:b])
-            base = shard.p_ids.size
+            self._b = None
             lengths = np.diff(np.asarray(indptr, dtype=np.int64))
-            shard.pend_of.update(zip(doc_ids.tolist(), range(base, base + len(doc_ids)), strict=True))
+            self._docs.add_many(doc_ids, KINDS.index(kind), lengths, cols, counts)
+            base = shard.p_ids.size
+            shard.pend_of.set_many(doc_ids, np.arange(base, base + len(doc_ids)))
             shard.p_ids.extend(doc_ids)
             shard.p_alive.extend(np.ones(len(doc_ids), dtype=bool))
             shard.p_rows.extend(np.repeat(np.arange(base, base + len(doc_ids), dtype=np.int32), lengths))
@@ -376,12 +486,12 @@ class LexicalIndex:
         """Estimated bytes held: merged matrices, pending buffers, per-document terms, maps."""
         with self._lock:
             total = self._df.nbytes + sum(len(t) + 80 for t in self._terms)  # vocabulary
-            # Each document: its term ids and counts (two small arrays) and the dict entries.
-            total += sum(d.cols.nbytes + d.counts.nbytes + 300 for d in self._docs.values())
+            total += self._docs.nbytes()  # each document's terms
             for shard in self._shards.values():
                 m = shard.mat
                 total += m.data.nbytes + m.indices.nbytes + m.indptr.nbytes
-                total += shard.ids.nbytes + shard.alive.nbytes + shard.s.nbytes + 100 * len(shard.slot_of)
+                total += shard.ids.nbytes + shard.alive.nbytes + shard.s.nbytes
+                total += shard.slot_of.nbytes() + shard.pend_of.nbytes()
                 total += sum(
                     g.data.nbytes for g in (shard.p_ids, shard.p_alive, shard.p_rows, shard.p_cols, shard.p_w)
                 )
@@ -392,14 +502,16 @@ class LexicalIndex:
         with self._lock:
             col = self._vocab.get(term)
             df = int(self._df[col]) if col is not None else 0
-            return math.log((1 + len(self._docs)) / (1 + df)) + 1.0
+            return math.log((1 + self._docs.live) / (1 + df)) + 1.0
 
     def terms_of(self, doc_id: int) -> dict[str, int]:
         with self._lock:
-            doc = self._docs[int(doc_id)]
+            found = self._docs.get(int(doc_id))
+            if found is None:
+                raise KeyError(doc_id)
+            _, cols, counts = found
             return {
-                self._terms[col]: count
-                for col, count in zip(doc.cols.tolist(), doc.counts.tolist(), strict=True)
+                self._terms[col]: count for col, count in zip(cols.tolist(), counts.tolist(), strict=True)
             }
 
     def scores(self, kind: str, terms: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -434,30 +546,41 @@ class LexicalIndex:
 
     def similarity(self, terms: Mapping[str, int], doc_ids: Sequence[int]) -> np.ndarray:
         """Cosine (float32) of the query against each given id, 0.0 for ids not in the index."""
-        out = np.zeros(len(doc_ids), dtype=np.float32)
-        items = _positive_counts(terms)
+        return self.similarity_many([terms], [doc_ids])
+
+    def similarity_many(
+        self, bags: Sequence[Mapping[str, int]], doc_ids_of: Sequence[Sequence[int]]
+    ) -> np.ndarray:
+        """`similarity` of each bag against its own list of ids, the lists one after the other:
+        every document's terms weighted in one pass for all of them."""
+        out = np.zeros(sum(len(ids) for ids in doc_ids_of), dtype=np.float32)
+        if not len(out):
+            return out
         with self._lock:
-            q = self._query(items)
-            if q.norm == 0:
+            queries = [self._query(_positive_counts(terms)) for terms in bags]
+            owner = np.repeat(np.arange(len(bags)), [len(ids) for ids in doc_ids_of])
+            ids = [i for group in doc_ids_of for i in group]
+            # A query without weight (no terms) scores 0 against everything.
+            asked = np.flatnonzero(np.array([q.norm > 0 for q in queries])[owner])
+            found, lengths, cols, counts = self._docs.gather([ids[n] for n in asked.tolist()])
+            found = asked[found]
+            if not found.size:
                 return out
-            idf = q.a - q.b
-            dense = np.zeros(len(q.b))
-            dense[q.cols] = q.weights
-            found = [(i, self._docs.get(int(doc_id))) for i, doc_id in enumerate(doc_ids)]
-            found = [(i, doc) for i, doc in found if doc is not None and len(doc.cols)]
-            if not found:
-                return out
-            # All the documents' terms in one pass: weights, then per-document sums.
-            cols = np.concatenate([doc.cols for _, doc in found])
-            counts = np.concatenate([doc.counts for _, doc in found])
-            seg = np.repeat(np.arange(len(found)), [len(doc.cols) for _, doc in found])
-            w = (1.0 + np.log(counts.astype(np.float64))) * idf[cols]
+            seg = np.repeat(np.arange(len(found)), lengths)
+            q = queries[0]  # every query of one call sees the same N and df
+            w = (1.0 + np.log(counts.astype(np.float64))) * (q.a - q.b[cols])
             norms = np.sqrt(np.bincount(seg, weights=w * w, minlength=len(found)))
-            dots = np.bincount(seg, weights=w * dense[cols], minlength=len(found))
-            where = [i for i, _ in found]
+            # Each query's weights over its own documents' terms (the documents are grouped by query).
+            term_owner = owner[found][seg]
+            q_weights = np.zeros(len(cols))
+            for n in np.unique(term_owner).tolist():
+                mine = term_owner == n
+                q_weights[mine] = _weights_at(queries[n], cols[mine])
+            dots = np.bincount(seg, weights=w * q_weights, minlength=len(found))
+            q_norms = np.array([queries[n].norm for n in owner[found].tolist()])
             with np.errstate(divide="ignore", invalid="ignore"):
-                values = np.where(norms > 0, np.minimum(1.0, dots / (norms * q.norm)), 0.0)
-            out[where] = values
+                values = np.where(norms > 0, np.minimum(1.0, dots / (norms * q_norms)), 0.0)
+            out[found] = values
         return out
 
     # -- internals (callers hold the lock) ------------------------------------------------------------------
@@ -478,15 +601,19 @@ class LexicalIndex:
         return col
 
     def _remove_locked(self, doc_id: int) -> None:
-        doc = self._docs.pop(doc_id, None)
-        if doc is None:
+        found = self._docs.pop(doc_id)
+        if found is None:
             return
-        self._df[doc.cols] -= 1
-        self._shards[KINDS[doc.kind]].discard(doc_id)
+        kind, cols = found
+        self._df[cols] -= 1
+        self._b = None
+        self._shards[KINDS[kind]].discard(doc_id)
 
     def _query(self, items: list[tuple[str, int]]) -> _Query:
-        a = math.log1p(len(self._docs)) + 1.0
-        b = np.log1p(self._df[: len(self._terms)].astype(np.float64))
+        a = math.log1p(self._docs.live) + 1.0
+        if self._b is None:  # a search re-uses it: it only moves with an upsert or a removal
+            self._b = np.log1p(self._df[: len(self._terms)].astype(np.float64))
+        b = self._b
         cols, tf, unknown = [], [], 0.0
         for term, count in items:
             w = 1.0 + math.log(count)

@@ -14,7 +14,7 @@ from dramatiq.middleware import CurrentMessage
 
 from api.calls.jobs import MATCH_POSTING_TO_CALLS
 from api.core.jobs import DELIVER_NOTIFICATION, EMBED_POSTING, MATCH_POSTING, SEND_DIGEST
-from api.matching.service import match_posting
+from api.matching.service import rank_for_match, read_for_match, write_match
 from api.notifications.channels import EMAIL, LIVE, Channel, EmailChannel, LiveChannel, MailSettings
 from api.notifications.delivery import deliver
 from api.notifications.digest import send_digest
@@ -27,6 +27,8 @@ from workers.failures import failures_recorded
 from workers.resources import WorkerResources, current
 
 log = logging.getLogger(__name__)
+
+ENCODE_TIMEOUT_S = 100  # under the embed actor's time limit (120 s): the failure is ours, with the id
 
 
 def queued_ms() -> float:
@@ -70,8 +72,11 @@ def embed_posting(posting_id: int, revision: int) -> None:
         if task is None:
             return
         read_ms, encoding = _ms(started), time.perf_counter()
-        encoded = res.encoder.encode(task.representation.texts)
-        multi = res.second.encode([task.representation.raw])[0] if res.second else None
+        # Both encoders at once (each batches on its own thread): the encode costs the longer one.
+        pivot = res.encoder.submit(task.representation.texts)
+        second = res.second.submit([task.representation.raw]) if res.second else None
+        encoded = pivot.result(timeout=ENCODE_TIMEOUT_S)
+        multi = second.result(timeout=ENCODE_TIMEOUT_S)[0] if second else None
         encode_ms, storing = _ms(encoding), time.perf_counter()
         with res.unit_of_work() as uow:
             store_embedding(
@@ -103,19 +108,29 @@ def embed_posting(posting_id: int, revision: int) -> None:
 def match(posting_id: int, revision: int) -> None:
     res = current()
     waited, started = queued_ms(), time.perf_counter()
-    with posting_failures(posting_id, "matching"), res.unit_of_work() as uow:
-        created = match_posting(
-            uow.session,
-            jobs=uow.jobs,
-            replica=res.current_replica(),
-            policy=res.match_policy,
-            posting_id=posting_id,
-            revision=revision,
-        )
-        uow.jobs.enqueue(MATCH_POSTING_TO_CALLS, posting_id, revision)  # open funding calls it may fit
+    replica, policy = res.current_replica(), res.match_policy
+    with posting_failures(posting_id, "matching"):
+        # Read, then rank with no transaction open, then write: the search holds no database
+        # snapshot or lock, and the write re-checks that the revision is still the one ranked.
+        with res.sessions() as session:
+            read = read_for_match(session, replica=replica, posting_id=posting_id, revision=revision)
+        ranking_started = time.perf_counter()
+        found = rank_for_match(replica, policy, read)
+        ranked_ms = _ms(ranking_started)
+        with res.unit_of_work() as uow:
+            created = write_match(
+                uow.session, jobs=uow.jobs, replica=replica, policy=policy, posting_id=posting_id,
+                revision=revision, read=read, match=found,
+            )  # fmt: skip
+            uow.jobs.enqueue(MATCH_POSTING_TO_CALLS, posting_id, revision)  # open funding calls it may fit
     SUGGESTIONS_CREATED.inc(created)  # after the commit: only what was stored
     log.info(
-        "posting %s r%s match step: queued %.0f ms, took %.0f ms", posting_id, revision, waited, _ms(started)
+        "posting %s r%s match step: queued %.0f ms, took %.0f ms (rank %.0f ms)",
+        posting_id,
+        revision,
+        waited,
+        _ms(started),
+        ranked_ms,
     )
 
 

@@ -13,6 +13,7 @@ import redis
 
 from api.auth.sessions import prune_sessions
 from api.calls.reminders import calls_pass
+from api.matching.replica import prune_tombstones
 from api.models.base import utcnow
 from api.notifications.delivery import sweep
 from api.notifications.digest import enqueue_due_digests
@@ -72,6 +73,7 @@ class ReconcilerMiddleware(dramatiq.Middleware):
             digests = enqueue_due_digests(uow.session, jobs=uow.jobs, now=now)
             released = release_waiting(uow.session, jobs=uow.jobs, budget=res.match_policy.budget, now=now)
             pruned = prune_sessions(uow.session, now=now)
+            tombstones = prune_tombstones(uow.session, now=now)
         # Its own transaction: a failing calls pass never undoes the postings' reconciliation.
         with res.unit_of_work() as uow:
             calls = calls_pass(uow.session, jobs=uow.jobs, settings=res.settings, now=now)
@@ -83,5 +85,5 @@ class ReconcilerMiddleware(dramatiq.Middleware):
             log.info("reconciler: %s, %d digests due", deliveries, digests)
         if released:
             log.info("reconciler: %d waiting suggestions released within their budgets", released)
-        if pruned:
-            log.info("reconciler: %d ended sessions deleted", pruned)
+        if pruned or tombstones:
+            log.info("reconciler: %d ended sessions and %d old tombstones deleted", pruned, tombstones)

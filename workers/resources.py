@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import dramatiq
@@ -39,6 +39,8 @@ class WorkerResources:
     broker: dramatiq.Broker
     mail: Transport
     index_generation: bytes | None = None
+    _reload: threading.Thread | None = field(default=None, repr=False)
+    _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def model(self) -> str:
@@ -53,16 +55,37 @@ class WorkerResources:
         return MatchPolicy.from_settings(self.settings)
 
     def current_replica(self) -> IndexReplica:
-        """The replica, reset when `clustermatch reindex` published a new index generation."""
+        """The replica. When `clustermatch reindex` published a new index generation, a fresh one
+        is loaded from the database in a thread while this one goes on serving (it keeps catching
+        up as usual), and replaces it once loaded: matching never waits for a full load."""
         try:
             generation = self.redis.get(GENERATION_KEY)
         except redis.RedisError:
             return self.replica
-        if generation != self.index_generation:
-            log.info("index generation changed: reloading the replica")
-            self.replica.reset()
-            self.index_generation = generation
+        with self._reload_lock:
+            if generation != self.index_generation and not (self._reload and self._reload.is_alive()):
+                log.info("index generation changed: loading a fresh replica beside the current one")
+                self.index_generation = generation
+                self._reload = threading.Thread(
+                    target=self._load_fresh_replica, name="replica-reload", daemon=True
+                )
+                self._reload.start()
         return self.replica
+
+    def _load_fresh_replica(self) -> None:
+        fresh = self.replica.empty_copy()
+        try:
+            with self.sessions() as session:
+                loaded = fresh.sync(session)
+        except Exception:
+            log.exception(
+                "loading a fresh replica failed: the current one goes on serving, retried on the next message"
+            )
+            with self._reload_lock:
+                self.index_generation = None
+            return
+        self.replica = fresh
+        log.info("fresh index replica in service: %d vectors", loaded)
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """One job transaction: committed at the end, then its follow-up jobs are sent."""

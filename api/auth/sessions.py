@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from api.auth.tokens import new_token, token_hash
@@ -52,13 +52,18 @@ def open_session(
     return token
 
 
+# Every request runs this lookup: built once, so SQLAlchemy neither rebuilds the statement nor
+# recomputes its cache key per request (the row is still read fresh each time).
+_SESSION_AND_USER = (
+    select(AuthSession, User)
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.id == bindparam("session_id"))
+)
+
+
 def find_session(session: Session, token: str) -> tuple[AuthSession, User] | None:
     """The live session of this token and its user; None if unknown, expired, revoked or disabled."""
-    row = session.execute(
-        select(AuthSession, User)
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.id == token_hash(token))
-    ).first()
+    row = session.execute(_SESSION_AND_USER, {"session_id": token_hash(token)}).first()
     if row is None:
         return None
     auth_session, user = row
@@ -110,9 +115,5 @@ def prune_sessions(session: Session, *, now: datetime) -> int:
 def session_is_live(sessions: sessionmaker[Session], session_id: str) -> bool:
     """For long-lived responses (the live stream): is this session still open, in a fresh read?"""
     with sessions() as session:
-        row = session.execute(
-            select(AuthSession, User)
-            .join(User, User.id == AuthSession.user_id)
-            .where(AuthSession.id == session_id)
-        ).first()
+        row = session.execute(_SESSION_AND_USER, {"session_id": session_id}).first()
         return row is not None and is_live(row[0], row[1], utcnow())

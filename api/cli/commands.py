@@ -118,10 +118,13 @@ def create_user_command(
 @main.command()
 def api() -> None:
     """Serve the HTTP API and pages (uvicorn)."""
-    from api.cli.processes import api_command
+    from api.cli.processes import api_command, api_env
 
-    command = api_command(_settings())
-    os.execv(command[0], command)
+    settings = _settings()
+    # Made before any API process starts: several must not each create a different one.
+    settings.resolved_secret_key()
+    command = api_command(settings)
+    os.execve(command[0], command, api_env(settings, os.environ))
 
 
 @main.command()
@@ -552,6 +555,7 @@ def run(demo: bool) -> None:
         RestartPolicy,
         Supervisor,
         api_command,
+        api_env,
         stop_all,
         worker_command,
     )
@@ -580,8 +584,10 @@ def run(demo: bool) -> None:
             (f"worker-{n + 1}", worker_command(settings, processes=1))
             for n in range(settings.worker_processes)
         ]
+        # Made before the API processes start: several must not each create a different one.
+        settings.resolved_secret_key()
         supervisor = Supervisor(
-            [*workers, ("api", api_command(settings))],
+            [*workers, ("api", api_command(settings), api_env(settings, env))],
             env,
             policy=lambda: RestartPolicy.from_settings(settings),
         )

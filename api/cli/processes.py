@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import redis
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 # How long `stop` waits, beyond the workers' own shutdown timeout, before it SIGKILLs.
 STOP_GRACE_SECONDS = 5.0
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def worker_command(
@@ -49,7 +51,7 @@ def worker_command(
     ]
 
 
-def api_command(settings: Settings) -> list[str]:
+def api_command(settings: Settings, *, processes: int | None = None) -> list[str]:
     # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: any local process could then
     # pick the address that rate limits and the audit log see. Only named proxies are trusted.
     proxies = (
@@ -57,6 +59,10 @@ def api_command(settings: Settings) -> list[str]:
         if settings.forwarded_allow_ips
         else ["--no-proxy-headers"]
     )
+    count = processes or settings.api_processes
+    # Several processes share the port (uvicorn's supervisor restarts one that dies): each runs
+    # its own lifespan (engine, Redis connections) and nothing in the API is per-process state.
+    workers = ["--workers", str(count)] if count > 1 else []
     return [
         sys.executable,
         "-m",
@@ -68,9 +74,23 @@ def api_command(settings: Settings) -> list[str]:
         "--port",
         str(settings.port),
         *proxies,
+        *workers,
         "--log-level",
         settings.log_level.lower(),
     ]
+
+
+def api_env(settings: Settings, env: Mapping[str, str], *, processes: int | None = None) -> dict[str, str]:
+    """`env` for the API command: with several processes, a metrics directory they all write to
+    (so /metrics answers for all of them, whichever serves it), emptied here, at start.
+    A PROMETHEUS_MULTIPROC_DIR already set is the operator's and left alone."""
+    env = dict(env)
+    if (processes or settings.api_processes) > 1 and not env.get(MULTIPROC_DIR_ENV):
+        directory = (settings.data_dir / "metrics" / "api").resolve()
+        shutil.rmtree(directory, ignore_errors=True)
+        directory.mkdir(parents=True)
+        env[MULTIPROC_DIR_ENV] = str(directory)
+    return env
 
 
 HEARTBEAT_KEY_PREFIX = "clustermatch:worker-heartbeat:"
@@ -128,6 +148,7 @@ class Child:
     name: str
     command: list[str]
     policy: RestartPolicy
+    env: dict[str, str] | None = None
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     restart_at: float | None = None
@@ -178,7 +199,7 @@ class Supervisor:
 
     def __init__(
         self,
-        children: list[tuple[str, list[str]]],
+        children: list[tuple[str, list[str]] | tuple[str, list[str], dict[str, str]]],
         env: dict[str, str],
         *,
         policy: Callable[[], RestartPolicy] = RestartPolicy,
@@ -186,14 +207,15 @@ class Supervisor:
     ) -> None:
         self.env = env
         self.clock = clock
-        self.children = [Child(name, command, policy()) for name, command in children]
+        # A child may bring an environment of its own (the API's metrics directory).
+        self.children = [Child(c[0], c[1], policy(), c[2] if len(c) > 2 else None) for c in children]
 
     def start(self) -> None:
         for child in self.children:
             self._launch(child)
 
     def _launch(self, child: Child) -> None:
-        child.process = start(child.command, self.env)
+        child.process = start(child.command, self.env if child.env is None else child.env)
         child.started_at = self.clock()
         child.restart_at = None
         log.info("started %s (pid %s)", child.name, child.process.pid)

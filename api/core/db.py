@@ -12,6 +12,8 @@ DEFAULT_BUSY_TIMEOUT_MS = 30_000
 
 
 DEFAULT_SQLITE_SYNCHRONOUS = "FULL"
+# Connections kept open per process (the API's thread pool runs 40 requests at once).
+SQLITE_POOL_SIZE = 20
 
 
 def make_engine(
@@ -21,7 +23,16 @@ def make_engine(
         if sqlite_synchronous.upper() not in ("FULL", "NORMAL"):
             raise ValueError(f"sqlite_synchronous must be FULL or NORMAL, not {sqlite_synchronous!r}")
         busy_ms = DEFAULT_BUSY_TIMEOUT_MS if busy_timeout_ms is None else busy_timeout_ms
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000})
+        # A connection to a local file costs no server slot: never make a request wait for one
+        # (a request holds its connection between thread-pool hops, so a bounded pool smaller
+        # than the concurrent requests can stall them all on checkout), and keep enough open
+        # that a burst does not close and reopen them (and rerun the pragmas). An in-memory
+        # database keeps SQLAlchemy's own pool (one connection per thread).
+        in_memory = url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:") or ":memory:" in url
+        pool = {} if in_memory else {"pool_size": SQLITE_POOL_SIZE, "max_overflow": -1}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": busy_ms / 1000}, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]

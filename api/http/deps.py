@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Annotated
@@ -10,6 +10,7 @@ from typing import Annotated
 import dramatiq
 import redis
 import redis.asyncio as aioredis
+from anyio import CancelScope, CapacityLimiter, to_thread
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
@@ -42,17 +43,37 @@ class Resources:
         return RateLimiter(self.redis.connection_pool, enabled=self.settings.rate_limit_enabled)
 
 
-def get_resources(request: Request) -> Resources:
+# Dependencies that do no I/O are `async def`: FastAPI runs a sync one in the thread pool, a
+# hop per dependency per request. Those that touch the database stay sync (in the pool).
+
+
+async def get_resources(request: Request) -> Resources:
     return request.app.state.resources
 
 
 ResourcesDep = Annotated[Resources, Depends(get_resources)]
 
 
-def get_uow(resources: ResourcesDep) -> Iterator[UnitOfWork]:
-    """The request's transaction: committed before the response, then its jobs are sent."""
-    with transaction(resources.sessions, resources.broker) as uow:
+async def get_uow(resources: ResourcesDep) -> AsyncIterator[UnitOfWork]:
+    """The request's transaction: committed before the response, then its jobs are sent.
+
+    Opening it does no I/O (the session connects on first use), so it happens on the event
+    loop; the commit or rollback (database, then Redis for the jobs) runs in a thread, shielded
+    from cancellation and outside the pool's capacity, as FastAPI runs a sync dependency's exit:
+    a connection is always given back, even when every pool thread waits for one.
+    """
+    context = transaction(resources.sessions, resources.broker)
+    uow = context.__enter__()
+    try:
         yield uow
+    except BaseException as exc:
+        with CancelScope(shield=True):
+            await to_thread.run_sync(
+                context.__exit__, type(exc), exc, exc.__traceback__, limiter=CapacityLimiter(1)
+            )
+        raise
+    with CancelScope(shield=True):
+        await to_thread.run_sync(context.__exit__, None, None, None, limiter=CapacityLimiter(1))
 
 
 UowDep = Annotated[UnitOfWork, Depends(get_uow, scope="function")]
@@ -96,14 +117,14 @@ def get_authenticated(
 AuthenticatedDep = Annotated[Authenticated, Depends(get_authenticated)]
 
 
-def get_current_user(authenticated: AuthenticatedDep) -> User:
+async def get_current_user(authenticated: AuthenticatedDep) -> User:
     return authenticated.user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_throttle(request: Request, resources: ResourcesDep) -> Throttle:
+async def get_throttle(request: Request, resources: ResourcesDep) -> Throttle:
     """The rate limits of the calling address on the account endpoints."""
     address = request.client.host if request.client else "unknown"
     return Throttle(resources.limiter, resources.settings, address)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import smtplib
 import uuid
@@ -49,17 +50,33 @@ class SmtpTransport:
 
 
 class OutboxTransport:
-    """Development default: each message becomes a .eml file, and a log line says where."""
+    """Development default: each message becomes a .eml file, and a log line says where.
+
+    One file per Message-ID, as a mailbox that drops repeats would keep it: the one repeat a
+    crash between a send and its "sent" mark can cause (`api.notifications.delivery`) finds its
+    file there and is not written again. The file appears whole or not at all (written aside,
+    then linked into place, which fails if the name exists). SMTP delivers such a repeat twice,
+    with the same Message-ID.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
     def send(self, message: EmailMessage) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        # The Message-ID key first, so repeats of one delivery are easy to spot; never overwritten.
-        key = _FILE_UNSAFE.sub("", str(message["Message-ID"] or "").strip("<>").split("@")[0])[:60]
-        path = self.folder / f"{key + '-' if key else ''}{uuid.uuid4().hex}.eml"
-        path.write_bytes(bytes(message))
+        key = _FILE_UNSAFE.sub("", str(message["Message-ID"] or "").strip("<>").split("@")[0])[:200]
+        path = self.folder / f"{key or uuid.uuid4().hex}.eml"
+        aside = self.folder / f".{uuid.uuid4().hex}.tmp"
+        aside.write_bytes(bytes(message))
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            log.info(
+                "e-mail %s to %s is already in the outbox (%s): not written again", key, message["To"], path
+            )
+            return
+        finally:
+            aside.unlink()
         log.info("e-mail to %s written to %s (CLUSTERMATCH_SMTP_URL is not set)", message["To"], path)
 
 

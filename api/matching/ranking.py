@@ -8,13 +8,17 @@ The evaluation harness calls these very functions: what it measures is what the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from api.matching.replica import IndexReplica, Probe, opposite
 from embeddings.scoring import FEATURES, Calibration, across_languages, trl_fit
+
+# How many of a posting's nearest by the vector `surely_ranked` scores (besides the one it checks).
+PART_SIZE = 10
 
 
 @dataclass(frozen=True)
@@ -26,18 +30,37 @@ class Candidate:
 
 def pair_features(replica: IndexReplica, probe: Probe, ids: list[int]) -> np.ndarray:
     """FEATURES for the probe against each stored posting of the opposite kind (rows in `ids` order)."""
-    kind = opposite(probe.facts.kind)
-    semantic = replica.indexes[kind].vectors(ids) @ probe.vector
-    gist = replica.heads[kind].vectors(ids) @ probe.head_vector
-    lexical = replica.lexical.similarity(probe.terms, ids)
-    same_area = [float(replica.facts[i].s3_area == probe.facts.s3_area) for i in ids]
-    if probe.facts.kind == "need":
-        trl = [trl_fit(probe.facts.trl, replica.facts[i].trl) for i in ids]
+    return pairs_features(replica, [probe], [ids])
+
+
+def pairs_features(replica: IndexReplica, probes: list[Probe], ids_of: list[list[int]]) -> np.ndarray:
+    """FEATURES of each probe (all of one kind) against its own list of stored postings: the rows
+    of the first probe's ids, then the second's... One read of each index for all of them."""
+    kind = opposite(probes[0].facts.kind)
+    ids = [i for group in ids_of for i in group]
+    owner = np.repeat(np.arange(len(probes)), [len(group) for group in ids_of])
+    facts = [replica.facts[i] for i in ids]
+    mine = [probes[n].facts for n in owner.tolist()]
+
+    def similarity(stored: np.ndarray, own: list[np.ndarray]) -> np.ndarray:
+        return np.einsum("ij,ij->i", stored, np.stack(own)[owner])
+
+    semantic = similarity(replica.indexes[kind].vectors(ids), [p.vector for p in probes])
+    gist = similarity(replica.heads[kind].vectors(ids), [p.head_vector for p in probes])
+    lexical = replica.lexical.similarity_many([p.terms for p in probes], ids_of)
+    same_area = [float(f.s3_area == m.s3_area) for f, m in zip(facts, mine, strict=True)]
+    if kind == "offer":
+        trl = [trl_fit(m.trl, f.trl) for f, m in zip(facts, mine, strict=True)]
     else:
-        trl = [trl_fit(replica.facts[i].trl, probe.facts.trl) for i in ids]
-    across = np.array([float(across_languages(replica.facts[i].language, probe.facts.language)) for i in ids])
-    if replica.multi is not None and probe.multi_vector is not None:
-        multi = replica.multi[kind].vectors(ids) @ probe.multi_vector
+        trl = [trl_fit(f.trl, m.trl) for f, m in zip(facts, mine, strict=True)]
+    across = np.array(
+        [float(across_languages(f.language, m.language)) for f, m in zip(facts, mine, strict=True)]
+    )
+    if replica.multi is not None and any(p.multi_vector is not None for p in probes):
+        # A probe without a second-encoder vector scores 0 there (unknown), as a zero vector would.
+        none = np.zeros(replica.multi_dim, dtype=np.float32)
+        own = [p.multi_vector if p.multi_vector is not None else none for p in probes]
+        multi = similarity(replica.multi[kind].vectors(ids), own)
     else:
         multi = np.zeros(len(ids))
     return np.column_stack(
@@ -89,6 +112,41 @@ def clearly_fitting(need_ranking: list[Candidate], calibration: Calibration) -> 
     return [c for c in need_ranking[: calibration.top_k] if c.score >= floor]
 
 
+def surely_ranked(
+    replica: IndexReplica, posting_ids: list[int], also: int, calibration: Calibration, *, candidates: int
+) -> dict[int, list[Candidate]]:
+    """A cheap part of each stored posting's ranking: its few nearest by the vector, which `rank`
+    surely retrieves, and `also`, scored as `rank` scores them, best first. One batch for all.
+
+    A posting that does not clearly fit this part cannot clearly fit the whole ranking: the whole
+    only adds competitors, so its best is as high or higher and `also` ranks as low or lower. The
+    delivery rule uses it to skip the full ranking of every need an offer clearly cannot reach
+    (most of them, once the collection is large), with the same pairs as a result.
+    """
+    if not posting_ids:
+        return {}
+    probes = [replica.probe(i) for i in posting_ids]
+    ids_of = []
+    for probe in probes:
+        ids = {also}
+        for i, _ in replica.search(opposite(probe.facts.kind), probe.vector, candidates):
+            if len(ids) > PART_SIZE:
+                break
+            if i in replica.facts and replica.facts[i].organisation_id != probe.facts.organisation_id:
+                ids.add(i)
+        ids_of.append(sorted(ids))
+    # Rounded as `score_against` rounds, so that equal scores tie the same way.
+    scores = [round(float(s), 4) for s in calibration.score(pairs_features(replica, probes, ids_of))]
+    parts, start = {}, 0
+    for posting_id, ids in zip(posting_ids, ids_of, strict=True):
+        scored = [
+            Candidate(i, score, {}) for i, score in zip(ids, scores[start : start + len(ids)], strict=True)
+        ]
+        parts[posting_id] = sorted(scored, key=lambda c: (-c.score, c.posting_id))
+        start += len(ids)
+    return parts
+
+
 def deliverable(
     probe_id: int,
     probe_kind: str,
@@ -97,13 +155,16 @@ def deliverable(
     ranking_of: Callable[[int], list[Candidate]],
     *,
     limit: int | None = None,
+    part_of_ranking: Mapping[int, list[Candidate]] | None = None,
 ) -> list[Candidate]:
     """The candidates worth a suggestion: the pairs in which the offer clearly fits the need.
 
     For a need that is its own ranking; for an offer, the needs above the threshold whose own
     ranking (`ranking_of(id)` ranks a stored posting) it clearly fits. The same predicate on the
     same postings gives the same pairs whichever side arrived last. `limit` keeps the best ones
-    only, and spares an offer ranking the needs it would not suggest anyway.
+    only, and spares an offer ranking the needs it would not suggest anyway; so does
+    `part_of_ranking[id]` (`surely_ranked`: a need the offer does not clearly fit even there is
+    skipped without its full ranking).
     """
     if probe_kind == "need":
         return clearly_fitting(ranked, calibration)[:limit]
@@ -111,7 +172,51 @@ def deliverable(
     for candidate in ranked:
         if candidate.score < calibration.threshold or len(chosen) == limit:
             break  # ranked best first: no later need can reach the threshold either
-        fits = clearly_fitting(ranking_of(candidate.posting_id), calibration)
-        if any(c.posting_id == probe_id for c in fits):
+        need = candidate.posting_id
+        part = part_of_ranking.get(need) if part_of_ranking is not None else None
+        if part is not None and not _fits(probe_id, part, calibration):
+            continue
+        if _fits(probe_id, ranking_of(need), calibration):
             chosen.append(candidate)
     return chosen
+
+
+def _fits(offer_id: int, need_ranking: list[Candidate], calibration: Calibration) -> bool:
+    return any(c.posting_id == offer_id for c in clearly_fitting(need_ranking, calibration))
+
+
+@dataclass(frozen=True)
+class Match:
+    """One posting's matching step: its ranking, the candidates the delivery rule chose, and the
+    (cached) rankings of the other side it consulted."""
+
+    ranked: list[Candidate]
+    chosen: list[Candidate]
+    ranking_of: Callable[[int], list[Candidate]]
+
+
+def match_probe(
+    replica: IndexReplica, probe: Probe, calibration: Calibration, *, candidates: int, limit: int | None
+) -> Match:
+    """Rank the probe and apply the delivery rule: what `match_posting` does between its database
+    reads, and what the benchmarks time. An offer's candidate needs are searched in one batch."""
+    ranked = rank(replica, probe, calibration, candidates=candidates)
+    is_offer = probe.facts.kind == "offer"
+    checked = [c.posting_id for c in ranked if c.score >= calibration.threshold] if is_offer else []
+    reverse = replica.with_reverse_searches(checked, candidates)
+
+    @functools.cache
+    def ranking_of(other: int) -> list[Candidate]:
+        return rank(reverse, reverse.probe(other), calibration, candidates=candidates)
+
+    parts = surely_ranked(reverse, checked, probe.posting_id, calibration, candidates=candidates)
+    chosen = deliverable(
+        probe.posting_id,
+        probe.facts.kind,
+        ranked,
+        calibration,
+        ranking_of,
+        limit=limit,
+        part_of_ranking=parts,
+    )
+    return Match(ranked, chosen, ranking_of)

@@ -10,8 +10,9 @@ An erased organisation's postings lose their embeddings rows; each leaves a tomb
 (`embedding_tombstones`), read with the same margin.
 
 Each row is applied once: the replica remembers the (changed_at, active, revision) it applied for
-the rows inside the margin window and skips them when the next catch-up reads them again (a row
-that changed since has a new `changed_at`); a tombstone is applied once the same way. The vector
+the rows inside the margin window; a catch-up reads the window's versions first and the full rows
+(vectors, terms) of only those it has not applied (a row that changed since has a new
+`changed_at`); a tombstone is applied once the same way. The vector
 indexes grow with the data (`embeddings.index`: exact while small, approximate once large, rebuilt
 aside without blocking searches); `IndexReplica.from_arrays` builds a replica straight from arrays
 (benchmarks at a million postings, where loading through a database would take most of the run).
@@ -27,7 +28,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from tqdm import tqdm
 
@@ -40,7 +41,17 @@ from embeddings.lexical import LexicalIndex
 log = logging.getLogger(__name__)
 
 FULL_LOAD_CHUNK = 2000
+# Tombstones are kept this long (`prune_tombstones`, run by the reconciler); a replica whose last
+# catch-up is older than that, margin included, may have missed one and loads in full instead.
+TOMBSTONES_KEPT = timedelta(days=7)
+CATCH_UP_CHUNK = 500  # ids per IN (...) of a catch-up
 KINDS = ("need", "offer")
+
+
+def prune_tombstones(session: Session, *, now: datetime) -> int:
+    """Delete the tombstones older than TOMBSTONES_KEPT; returns how many."""
+    statement = delete(EmbeddingTombstone).where(EmbeddingTombstone.deleted_at < now - TOMBSTONES_KEPT)
+    return session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0
 
 
 def vector_from_bytes(raw: bytes) -> np.ndarray:
@@ -112,6 +123,17 @@ class IndexReplica:
         self._sync_lock = threading.Lock()
         self._clear()
 
+    def empty_copy(self) -> IndexReplica:
+        """A new, empty replica of the same model, encoders and index configuration."""
+        return IndexReplica(
+            model=self.model,
+            dim=self.dim,
+            margin_seconds=self.margin.total_seconds(),
+            multi_model=self.multi_model,
+            multi_dim=self.multi_dim,
+            index=self.index_config,
+        )
+
     def _clear(self) -> None:
         config, heads = self.index_config, replace(self.index_config, factory=HEAD_FACTORY)
         self.indexes = {kind: VectorIndex(self.dim, config) for kind in KINDS}  # whole-text vectors
@@ -163,30 +185,58 @@ class IndexReplica:
                 .join(Posting, Posting.id == Embedding.posting_id)
                 .where(Embedding.model == self.model)
             )
-            total = None
-            if self._synced_from is not None:
-                query = query.where(Embedding.changed_at >= self._synced_from - self.margin)
-            elif progress:
-                total = session.scalar(
-                    select(func.count()).select_from(Embedding).where(Embedding.model == self.model)
+            if self._synced_from is not None and started - self._synced_from + self.margin >= TOMBSTONES_KEPT:
+                log.info(
+                    "replica idle since %s, beyond the tombstones kept: loading in full", self._synced_from
                 )
-            count = 0
-            if self._synced_from is not None:
+                self._clear()
+            if self._synced_from is None:
+                count = self._load_all(session, query, progress=progress)
+            else:
+                since = self._synced_from - self.margin
                 # Erased postings leave no embeddings row to read: their tombstones say so.
                 # Applied before the changes, so a later posting that reuses the id stays in.
-                self._drop_erased(session, self._synced_from - self.margin)
-            rows = session.execute(query.execution_options(yield_per=FULL_LOAD_CHUNK))
-            with tqdm(total=total, desc="indexing", unit="posting", disable=not progress) as bar:
-                for chunk in rows.partitions(FULL_LOAD_CHUNK):
-                    fresh = [r for r in chunk if self._applied.get(r.posting_id) != _version(r)]
-                    self.apply(fresh)
-                    for r in fresh:
-                        self._applied[r.posting_id] = _version(r)
-                    count += len(chunk)
-                    bar.update(len(chunk))
+                self._drop_erased(session, since)
+                # The window's versions first (a few bytes a row), then the full rows of only
+                # those not applied yet: a busy window is not read again vector by vector.
+                window = session.execute(
+                    select(
+                        Embedding.posting_id,
+                        Embedding.changed_at,
+                        Embedding.active,
+                        Embedding.posting_revision,
+                    ).where(Embedding.model == self.model, Embedding.changed_at >= since)
+                ).all()
+                fresh = [r.posting_id for r in window if self._applied.get(r.posting_id) != _version(r)]
+                for start in range(0, len(fresh), CATCH_UP_CHUNK):
+                    chunk = fresh[start : start + CATCH_UP_CHUNK]
+                    self._apply_new(session.execute(query.where(Embedding.posting_id.in_(chunk))).all())
+                count = len(window)
             self._synced_from = started
             self._forget_before(started - self.margin)
             return count
+
+    def _load_all(self, session: Session, query, *, progress: bool) -> int:  # type: ignore[no-untyped-def]
+        total = None
+        if progress:
+            total = session.scalar(
+                select(func.count()).select_from(Embedding).where(Embedding.model == self.model)
+            )
+        count = 0
+        rows = session.execute(query.execution_options(yield_per=FULL_LOAD_CHUNK))
+        with tqdm(total=total, desc="indexing", unit="posting", disable=not progress) as bar:
+            for chunk in rows.partitions(FULL_LOAD_CHUNK):
+                self._apply_new(chunk)
+                count += len(chunk)
+                bar.update(len(chunk))
+        return count
+
+    def _apply_new(self, rows) -> None:  # type: ignore[no-untyped-def]
+        """Apply the rows whose version this replica has not applied yet, and remember them."""
+        fresh = [r for r in rows if self._applied.get(r.posting_id) != _version(r)]
+        self.apply(fresh)
+        for r in fresh:
+            self._applied[r.posting_id] = _version(r)
 
     def _forget_before(self, horizon: datetime) -> None:
         """Drop the memory of rows the next catch-up cannot read again (changed before its window)."""
@@ -278,18 +328,18 @@ class IndexReplica:
             self._clear()
 
     def with_reverse_searches(self, ids: Sequence[int], k: int) -> IndexReplica:
-        """This replica for one matching step, with the rankings of these stored postings searched up front.
+        """This replica for one matching step, with the vector searches of these stored postings done up front.
 
-        The delivery rule ranks each candidate of an offer in turn (does the offer clearly fit that
-        need?): here their vectors are read in one batch per index and searched in one FAISS call per
-        index for all of them. The view shares every index with the replica and answers the same
-        searches the same way (a search it did not prepare goes to the index); it is for reading only.
+        The delivery rule checks each candidate need of an offer in turn, starting from its nearest
+        offers by the vector (`ranking.surely_ranked`): here those vectors are read in one batch and
+        searched in one FAISS call for all of them. The few needs that then get a full ranking run
+        their lexical and second-encoder searches as usual. The view shares every index with the
+        replica and answers the same searches the same way; it is for reading only.
         """
         view = object.__new__(_PreparedReplica)
         view.__dict__.update(self.__dict__)
         view.prepared = {}
         view.probes = {}
-        view.lexical = _PreparedLexical(self.lexical)
         wanted = [int(i) for i in dict.fromkeys(ids) if i in self.facts]
         for kind in KINDS:
             group = [i for i in wanted if self.facts[i].kind == kind]
@@ -308,17 +358,9 @@ class IndexReplica:
                     self.lexical.terms_of(posting_id),
                     multi[n] if multi is not None else None,
                 )
-            bags = [view.probes[i].terms for i in group]
-            view.lexical.prepare(target, bags, k)
             scores, found = self.indexes[target].search(vectors, k)
             for n in range(len(group)):
-                view.prepared[("pivot", target, k, vectors[n].tobytes())] = _hits(scores[n], found[n])
-            if multi is not None:
-                rows = np.flatnonzero(multi.any(axis=1))
-                if rows.size:
-                    scores, found = self.multi[target].search(multi[rows], k)
-                    for n, row in enumerate(rows.tolist()):
-                        view.prepared[("multi", target, k, multi[row].tobytes())] = _hits(scores[n], found[n])
+                view.prepared[(target, k, vectors[n].tobytes())] = _hits(scores[n], found[n])
         return view
 
     @classmethod
@@ -378,9 +420,9 @@ class IndexReplica:
 
 
 class _PreparedReplica(IndexReplica):
-    """A replica view whose searches for a set of probes were done in one batch (`with_reverse_searches`)."""
+    """A replica view whose vector searches for a set of probes were done in one batch (`with_reverse_searches`)."""
 
-    prepared: dict[tuple[str, str, int, bytes], list[tuple[int, float]]]
+    prepared: dict[tuple[str, int, bytes], list[tuple[int, float]]]
     probes: dict[int, Probe]
 
     def probe(self, posting_id: int) -> Probe:
@@ -388,36 +430,8 @@ class _PreparedReplica(IndexReplica):
         return found if found is not None else super().probe(posting_id)
 
     def search(self, kind: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        found = self.prepared.get(("pivot", kind, k, np.asarray(vector, dtype=np.float32).tobytes()))
+        found = self.prepared.get((kind, k, np.asarray(vector, dtype=np.float32).tobytes()))
         return found if found is not None else super().search(kind, vector, k)
-
-    def search_multi(self, kind: str, vector: np.ndarray | None, k: int) -> list[tuple[int, float]]:
-        if vector is not None:
-            found = self.prepared.get(("multi", kind, k, np.asarray(vector, dtype=np.float32).tobytes()))
-            if found is not None:
-                return found
-        return super().search_multi(kind, vector, k)
-
-
-class _PreparedLexical:
-    """The lexical index, with the searches of a set of term bags done in one batch beforehand."""
-
-    def __init__(self, index: LexicalIndex) -> None:
-        self._index = index
-        self._prepared: dict[tuple[str, int, int], tuple[Mapping[str, int], list[tuple[int, float]]]] = {}
-
-    def prepare(self, kind: str, bags: list[Mapping[str, int]], k: int) -> None:
-        for bag, hits in zip(bags, self._index.search_many(kind, bags, k), strict=True):
-            self._prepared[(kind, k, id(bag))] = (bag, hits)  # the bag is kept: its id stays unique
-
-    def search(self, kind: str, terms: Mapping[str, int], k: int) -> list[tuple[int, float]]:
-        found = self._prepared.get((kind, k, id(terms)))
-        if found is not None and found[0] is terms:
-            return found[1]
-        return self._index.search(kind, terms, k)
-
-    def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
-        return getattr(self._index, name)
 
 
 def _hits(scores: np.ndarray, ids: np.ndarray) -> list[tuple[int, float]]:

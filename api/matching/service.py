@@ -7,7 +7,6 @@ unique (need, offer) constraint settles races between processes matching both si
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from api.clusters.service import initial_status
 from api.core.jobs import EMBED_POSTING, JobBuffer
 from api.core.settings import Settings
 from api.matching.explain import PostingSummary, explanation_of
-from api.matching.ranking import Candidate, clearly_fitting, deliverable, rank, score_against
+from api.matching.ranking import Candidate, Match, clearly_fitting, match_probe, score_against
 from api.matching.replica import IndexReplica, PostingFacts, Probe, vector_from_bytes
 from api.models import Embedding, Notification, Posting, Suggestion
 from api.models.base import utcnow
@@ -72,6 +71,15 @@ def probe_of(posting: Posting, embedding: Embedding, multi_model: str = "") -> P
     )
 
 
+@dataclass(frozen=True)
+class MatchRead:
+    """What a match step reads before ranking: the posting as a probe, or why there is none."""
+
+    probe: Probe | None
+    re_embed: bool = False  # not embedded at this revision (or for another model)
+    sync_ms: float = 0.0
+
+
 def match_posting(
     session: Session,
     *,
@@ -81,12 +89,22 @@ def match_posting(
     posting_id: int,
     revision: int,
 ) -> int:
-    """Match one posting revision; returns how many suggestions it created or revived."""
+    """Match one posting revision in one transaction; returns how many suggestions it created or
+    revived. The worker runs the same three steps in two transactions, ranking in neither
+    (`workers.actors.match`)."""
+    read = read_for_match(session, replica=replica, posting_id=posting_id, revision=revision)
+    match = rank_for_match(replica, policy, read)
+    return write_match(
+        session, jobs=jobs, replica=replica, policy=policy, posting_id=posting_id, revision=revision,
+        read=read, match=match,
+    )  # fmt: skip
+
+
+def read_for_match(session: Session, *, replica: IndexReplica, posting_id: int, revision: int) -> MatchRead:
+    """The posting revision to match, with the replica caught up; nothing is written."""
     posting = open_at_revision(session, posting_id, revision)
-    if posting is None:
-        return 0
-    if posting.pipeline_state == PipelineState.matched.value:
-        return 0
+    if posting is None or posting.pipeline_state == PipelineState.matched.value:
+        return MatchRead(None)
     embedding = session.get(Embedding, posting_id)
     if (
         embedding is None
@@ -94,29 +112,52 @@ def match_posting(
         or embedding.model != replica.model
         or embedding.head_vector is None
     ):
+        return MatchRead(None, re_embed=True)
+    started = time.perf_counter()
+    replica.sync(session)
+    return MatchRead(
+        probe_of(posting, embedding, replica.multi_model), sync_ms=(time.perf_counter() - started) * 1000
+    )
+
+
+def rank_for_match(replica: IndexReplica, policy: MatchPolicy, read: MatchRead) -> Match | None:
+    """Rank and apply the delivery rule: memory only, no database."""
+    if read.probe is None:
+        return None
+    return match_probe(
+        replica, read.probe, policy.calibration, candidates=policy.candidates, limit=policy.max_per_posting
+    )
+
+
+def write_match(
+    session: Session,
+    *,
+    jobs: JobBuffer,
+    replica: IndexReplica,
+    policy: MatchPolicy,
+    posting_id: int,
+    revision: int,
+    read: MatchRead,
+    match: Match | None,
+) -> int:
+    """Store what a match found: suggestions, notifications, the posting marked matched.
+
+    The posting is read again: if it was edited, closed or matched since the read, this step
+    writes nothing (the new revision has its own step, and the unique (need, offer) constraint
+    settles a race with the other side's step).
+    """
+    posting = open_at_revision(session, posting_id, revision)
+    if posting is None or posting.pipeline_state == PipelineState.matched.value:
+        return 0
+    if read.re_embed:
         # Not embedded (or for another model): send it back to the embedding step.
         posting.pipeline_state = PipelineState.pending.value
         jobs.enqueue(EMBED_POSTING, posting_id, revision)
         return 0
-
+    if match is None or read.probe is None:
+        return 0
     started = time.perf_counter()
-    replica.sync(session)
-    synced = time.perf_counter()
-    probe = probe_of(posting, embedding, replica.multi_model)
-    ranked = rank(replica, probe, policy.calibration, candidates=policy.candidates)
-
-    # The delivery rule ranks an offer's candidate needs in turn: their searches in one FAISS call.
-    checked = [c.posting_id for c in ranked if c.score >= policy.calibration.threshold]
-    reverse = replica.with_reverse_searches(checked if posting.kind == "offer" else [], policy.candidates)
-
-    @functools.cache
-    def ranking_of(other: int) -> list[Candidate]:
-        return rank(reverse, reverse.probe(other), policy.calibration, candidates=policy.candidates)
-
-    chosen = deliverable(
-        probe.posting_id, posting.kind, ranked, policy.calibration, ranking_of, limit=policy.max_per_posting
-    )
-    ranked_at = time.perf_counter()
+    probe, ranked, chosen = read.probe, match.ranked, match.chosen
     others = {
         p.id: p
         for p in session.scalars(
@@ -142,7 +183,9 @@ def match_posting(
     if posting.kind == "offer":
         for need in chosen:
             _drop_displaced(
-                session, need.posting_id, clearly_fitting(ranking_of(need.posting_id), policy.calibration)
+                session,
+                need.posting_id,
+                clearly_fitting(match.ranking_of(need.posting_id), policy.calibration),
             )
 
     _update_nearest(session, posting_id, ranked, policy.calibration)
@@ -155,13 +198,12 @@ def match_posting(
     posting.matched_at = posting.pipeline_updated_at
     dispatch(session, jobs, notifications)
     log.info(
-        "posting %s r%s matched: %d new suggestions (sync %.0f ms, rank %.0f ms, write %.0f ms)",
+        "posting %s r%s matched: %d new suggestions (sync %.0f ms, write %.0f ms)",
         posting_id,
         revision,
         created,
-        (synced - started) * 1000,
-        (ranked_at - synced) * 1000,
-        (time.perf_counter() - ranked_at) * 1000,
+        read.sync_ms,
+        (time.perf_counter() - started) * 1000,
     )
     return created
 

@@ -5,7 +5,8 @@ committed before the send, and marked sent only after it. A failed send records 
 leaves the row pending for Dramatiq's retry; after `max_attempts` it is marked failed. A worker
 that dies between the send and the mark leaves the row pending: once the lease is over the
 sweeper re-enqueues it and it is sent again. That repeat, at most one per crash, carries the
-same Message-ID (`cm-delivery-<id>`), so mail clients and the outbox show it as a duplicate.
+same Message-ID (`cm-delivery-<id>`): mail clients show it as a duplicate, and the outbox keeps
+one file per Message-ID.
 """
 
 from __future__ import annotations

@@ -8,12 +8,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
 from api.auth.sessions import session_is_live
 from api.http.deps import AuthenticatedDep, CurrentUser, ResourcesDep, UowDep
 from api.http.fields import MAX_DB_INT, AfterIdQuery, DbId
+from api.http.responses import json_response
 from api.notifications import service
 from api.notifications.bus import channel_for
 
@@ -23,18 +24,19 @@ KEEPALIVE_SECONDS = 15
 SESSION_RECHECK_SECONDS = 30
 
 
-@router.get("")
+@router.get("", response_model=list[dict[str, Any]])
 def list_notifications(
     user: CurrentUser,
     uow: UowDep,
     unread: bool = False,
     after_id: AfterIdQuery = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[dict[str, Any]]:
+) -> Response:
     notifications = service.list_notifications(
         uow.session, user=user, unread_only=unread, after_id=after_id, limit=limit
     )
-    return [service.to_event(n) for n in notifications]
+    # Plain JSON data (to_event): serialized here, not checked again by FastAPI.
+    return json_response([service.to_event(n) for n in notifications])
 
 
 @router.post("/{notification_id}/read")

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
+from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from api.authz import policy
 from api.http.deps import CurrentUser, UowDep
 from api.http.fields import DbId, DbIdQuery, Offset
+from api.http.responses import json_response
 from api.models import Posting, Suggestion, User
 from api.models.enums import SuggestionStatus
 from api.postings.schemas import PostingRead, posting_read
@@ -22,6 +24,10 @@ from api.suggestions.schemas import (
 )
 
 router = APIRouter(prefix="/suggestions", tags=["suggestions"])
+
+# The reads answer bytes serialized here (api/http/responses.py), not models FastAPI checks again.
+_ONE = TypeAdapter(SuggestionRead)
+_MANY = TypeAdapter(list[SuggestionRead])
 
 
 def _posting(user: User, posting: Posting, suggestion: Suggestion) -> PostingRead:
@@ -64,7 +70,7 @@ def list_suggestions(
     status: SuggestionStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
-) -> list[SuggestionRead]:
+) -> Response:
     suggestions = service.list_suggestions(
         uow.session,
         user=user,
@@ -73,13 +79,13 @@ def list_suggestions(
         limit=limit,
         offset=offset,
     )
-    return [_read(uow.session, user, s) for s in suggestions]
+    return json_response([_read(uow.session, user, s) for s in suggestions], _MANY)
 
 
 @router.get("/{suggestion_id}", response_model=SuggestionRead)
-def get_suggestion(suggestion_id: DbId, user: CurrentUser, uow: UowDep) -> SuggestionRead:
+def get_suggestion(suggestion_id: DbId, user: CurrentUser, uow: UowDep) -> Response:
     suggestion = service.get_suggestion(uow.session, user=user, suggestion_id=suggestion_id)
-    return _read(uow.session, user, suggestion)
+    return json_response(_read(uow.session, user, suggestion), _ONE)
 
 
 @router.post("/{suggestion_id}/response", response_model=SuggestionRead)

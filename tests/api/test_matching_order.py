@@ -8,14 +8,14 @@ import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from api.core.db import unit_of_work
 from api.core.jobs import JobBuffer
 from api.core.settings import Settings
 from api.evaluation.dataset import EvalPosting, EvalSet
 from api.evaluation.harness import loaded
-from api.matching.service import MatchPolicy, match_posting
+from api.matching.service import MatchPolicy, match_posting, rank_for_match, read_for_match, write_match
 from api.models import Embedding, Posting, Suggestion
 from api.models.base import utcnow
 from api.suggestions.service import OPEN_STATUSES
@@ -103,3 +103,31 @@ def test_the_suggested_pairs_do_not_depend_on_the_arrival_order(
         for pair in set(forward) ^ set(other):
             score = forward.get(pair, other.get(pair))
             assert abs(score - threshold) <= 0.02, f"{pair} (score {score}) depends on the arrival order"
+
+
+def test_a_match_ranked_before_an_edit_writes_nothing_for_the_old_revision(
+    encoder: Encoder, second: MultilingualEncoder | None
+) -> None:
+    # The worker ranks with no transaction open; an edit landing meanwhile wins.
+    policy = MatchPolicy.from_settings(Settings(review_auto_deliver_above=None))
+    with loaded(demo_set(), encoder, second) as data:
+        need_id = next(data.db_id[p.id] for p in data.eval_set.postings if p.kind == "need")
+        with unit_of_work(data.sessions) as session:
+            session.execute(delete(Suggestion))
+            session.execute(update(Posting).where(Posting.id == need_id).values(pipeline_state="embedded"))
+            revision = session.get(Posting, need_id).revision
+        with data.sessions() as session:
+            read = read_for_match(session, replica=data.replica, posting_id=need_id, revision=revision)
+        found = rank_for_match(data.replica, policy, read)
+        assert found is not None and found.chosen, "the demo need should find an offer"
+        with unit_of_work(data.sessions) as session:
+            session.execute(update(Posting).where(Posting.id == need_id).values(revision=revision + 1))
+        with unit_of_work(data.sessions) as session:
+            written = write_match(
+                session, jobs=JobBuffer(), replica=data.replica, policy=policy, posting_id=need_id,
+                revision=revision, read=read, match=found,
+            )  # fmt: skip
+        with data.sessions() as session:
+            assert written == 0
+            assert session.scalars(select(Suggestion).where(Suggestion.need_id == need_id)).all() == []
+            assert session.get(Posting, need_id).pipeline_state == "embedded"

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import numpy as np
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
 from api.core.db import sessions_for, unit_of_work
 from api.core.jobs import JobBuffer
-from api.matching.replica import IndexReplica
+from api.matching.replica import TOMBSTONES_KEPT, IndexReplica, prune_tombstones
 from api.models import Embedding, EmbeddingTombstone
 from api.models.base import utcnow
 from embeddings.index import VectorIndex
@@ -198,3 +198,32 @@ def test_reverse_searches_prepared_in_one_batch_answer_as_single_searches(settin
             "offer", probe.terms, 3
         )
     assert view.prepared and view.facts is replica.facts
+
+
+def test_old_tombstones_are_pruned_and_a_replica_idle_beyond_them_loads_in_full(settings):
+    sessions = sessions_for(settings.resolved_database_url)
+    replica = IndexReplica(model="m", dim=DIM, margin_seconds=600)
+    rng = np.random.default_rng(6)
+    with unit_of_work(sessions) as session:
+        author = factories.member(session)
+        kept, erased = (factories.posting(session, JobBuffer(), author, VISION_OFFER) for _ in range(2))
+        for posting in (kept, erased):
+            store(session, posting, rng.normal(size=DIM))
+    with sessions() as session:
+        replica.sync(session)
+    assert erased.id in replica
+    # Erased over a week ago: the tombstone is gone by the time this replica catches up again.
+    long_ago = utcnow() - TOMBSTONES_KEPT - timedelta(hours=1)
+    with unit_of_work(sessions) as session:
+        session.execute(delete(Embedding).where(Embedding.posting_id == erased.id))
+        session.add(EmbeddingTombstone(posting_id=erased.id, kind="offer", deleted_at=long_ago))
+        session.add(EmbeddingTombstone(posting_id=10**6, kind="offer", deleted_at=utcnow()))
+    with unit_of_work(sessions) as session:
+        assert prune_tombstones(session, now=utcnow()) == 1
+    with sessions() as session:
+        assert session.scalars(select(EmbeddingTombstone.posting_id)).all() == [10**6]
+    replica._synced_from = long_ago  # idle since before the pruned tombstone
+    with sessions() as session:
+        replica.sync(session)
+    assert erased.id not in replica and erased.id not in replica.indexes["offer"]
+    assert kept.id in replica.indexes["offer"]

@@ -1,4 +1,5 @@
 import threading
+from dataclasses import replace
 
 import numpy as np
 
@@ -59,7 +60,7 @@ def recall_at_10(index: VectorIndex, vectors: np.ndarray, ids: np.ndarray, queri
     return float(np.mean([len(set(f) & set(ids[t])) / 10 for f, t in zip(found, truth, strict=True)]))
 
 
-SMALL = IndexConfig(exact_max=300, factory="IVF{nlist},SQ8", nprobe=8)
+SMALL = IndexConfig(exact_max=300, factory="IVF{nlist},SQ8", nprobe=16)  # the product's nprobe
 
 
 def test_index_switches_from_exact_to_approximate_past_the_threshold_and_keeps_recall():
@@ -137,3 +138,54 @@ def test_rebuild_happens_aside_while_searches_and_writes_go_on(monkeypatch):
     assert index.mode == "approximate" and len(index) == 1199 and 2 not in index and 1200 in index
     _, found = index.search(vectors[1199:1200], 1)
     assert found[0][0] == 1200
+
+
+def test_lists_grow_as_four_square_roots_a_power_of_two():
+    config = IndexConfig()
+    assert [config.nlist_for(n) for n in (100_000, 250_000, 1_000_000, 4_000_000)] == [1024, 2048, 4096, 8192]
+
+
+def test_cached_search_parameters_follow_removals_and_additions():
+    vectors = clustered(1000)
+    ids = np.arange(1, 1001)
+    index = VectorIndex.from_arrays(16, ids, vectors, SMALL)
+    _, found = index.search(vectors[:1], 5)  # parameters cached with no dead slot
+    assert found[0][0] == 1
+    index.remove([1])  # the first dead slot: the next search must carry a selector
+    _, found = index.search(vectors[:1], 5)
+    assert 1 not in found[0]
+    index.upsert([2000], vectors[:1])  # a new slot past the cached selector's range
+    _, found = index.search(vectors[:1], 5)
+    assert found[0][0] == 2000 and 1 not in found[0]
+
+
+def test_an_approximate_search_short_of_k_results_pads_with_minus_one():
+    vectors = clustered(1000)
+    index = VectorIndex.from_arrays(16, np.arange(1, 1001), vectors, replace(SMALL, nprobe=1))
+    _, found = index.search(vectors[:1], 900)  # one list holds fewer than 900 rows
+    assert (found[0] == -1).any() and set(found[0][found[0] >= 0]) <= set(range(1, 1001))
+
+
+def test_a_bulk_add_in_chunks_keeps_every_row(monkeypatch):
+    monkeypatch.setattr(index_module, "ADD_CHUNK", 97)
+    vectors = clustered(1000)
+    index = VectorIndex.from_arrays(16, np.arange(1, 1001), vectors, SMALL)
+    assert len(index) == 1000
+    _, found = index.search(vectors[[0, 500, 999]], 1)
+    assert found[:, 0].tolist() == [1, 501, 1000]
+
+
+def test_a_bulk_add_list_by_list_answers_as_faiss_own_add(monkeypatch):
+    vectors = clustered(3000)
+    ids = np.arange(1, 3001)
+    queries = clustered(20, seed=4)
+    monkeypatch.setattr(index_module, "BULK_ADD", 10**9)  # FAISS's add
+    theirs = VectorIndex.from_arrays(16, ids, vectors, SMALL)
+    theirs.upsert(np.arange(5000, 5600), vectors[:600])
+    monkeypatch.setattr(index_module, "BULK_ADD", 500)  # list by list
+    ours = VectorIndex.from_arrays(16, ids, vectors, SMALL)
+    assert ours._impl._lists_by_hand()
+    ours.upsert(np.arange(5000, 5600), vectors[:600])  # a second bulk add, onto filled lists
+    for a, b in zip(ours.search(queries, 10), theirs.search(queries, 10), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ours.vectors([1, 2999, 5599]), theirs.vectors([1, 2999, 5599]))

@@ -179,3 +179,42 @@ def test_a_model_with_other_modules_is_left_to_torch(tiny_model, tmp_path):
 def test_the_bundled_model_layout_is_read_from_its_files():
     layout = read_layout(resolve_model_location("bundled:all-MiniLM-L6-v2"))
     assert (layout.max_seq_length, layout.pooling, layout.dim, layout.normalize) == (256, "mean", 384, True)
+
+
+def test_texts_are_batched_by_length_so_padding_stays_small():
+    # A posting's head, passages: padding the short ones to the longest would cost more than it saves.
+    assert onnx_encoder._batches([28, 106, 51], 32) == [[1], [2], [0]]
+    # Close lengths share a run, longest first, never more than `step` texts.
+    assert onnx_encoder._batches([60, 64, 58, 63, 61], 32) == [[1, 3, 4, 0, 2]]
+    assert onnx_encoder._batches([60, 64, 58, 63, 61], 2) == [[1, 3], [4, 0], [2]]
+    assert onnx_encoder._batches([], 32) == []
+
+
+def test_the_export_is_fused_for_onnx_runtime(exported):
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(exported.path), load_external_data=False).graph.node}
+    assert {"Attention", "SkipLayerNormalization"} <= ops
+
+
+def test_fusions_that_change_the_vectors_are_not_kept(exported, monkeypatch):
+    import onnx
+
+    proto = onnx.load(str(exported.path))
+    monkeypatch.setattr(onnx_encoder, "_same_vectors", lambda *args: 0.5)
+    assert onnx_encoder._fused(proto, exported.path, exported.layout) is proto
+
+
+def test_the_export_runs_in_a_child_so_torch_never_loads_in_the_serving_process(tiny_model, tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from embeddings.onnx_encoder import OnnxEncoder\n"
+        f"encoder = OnnxEncoder({tiny_model!r}, cache_dir={str(tmp_path)!r}, threads=1)\n"
+        "print(encoder.min_cosine >= 0.9999, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "False", "False"]

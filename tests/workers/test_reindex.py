@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import redis
 from sqlalchemy import delete, select, update
 
@@ -35,8 +37,11 @@ def test_reindex_restores_lost_and_foreign_vectors_and_tells_workers_to_reload(p
     assert len(rows[need_id].multi_vector) == 4 * second.dim
     assert rows[other_id].active is False
     assert int(client.get(GENERATION_KEY)) == before + 1
-    replica = pipeline.resources.current_replica()  # sees the new generation: reloads
-    assert replica.indexes["need"] is not old_need_index
+    # It sees the new generation and loads a fresh replica aside, serving the old one meanwhile.
+    deadline = time.monotonic() + 60
+    while (replica := pipeline.resources.current_replica()).indexes["need"] is old_need_index:
+        assert time.monotonic() < deadline, "the fresh replica never replaced the old one"
+        time.sleep(0.05)
     with pipeline.sessions() as session:
         replica.sync(session)
     assert need_id in replica.indexes["need"] and other_id not in replica.indexes["offer"]
