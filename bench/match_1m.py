@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from index_1m import TopicMixture  # noqa: E402
+from index_1m import TopicMixture, rss_mb  # noqa: E402
 
 from api.core.settings import Settings  # noqa: E402
 from api.matching.ranking import match_probe  # noqa: E402
@@ -48,13 +48,6 @@ VOCABULARY = 30_000
 DRAWS_PER_POSTING = 120  # Zipf draws; their distinct stems (~80) are the posting's terms
 CHUNK = 50_000
 RANKINGS = [0]  # rankings done (the posting's own and the delivery rule's reverse checks)
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 class Corpus:

@@ -28,8 +28,6 @@ from workers.resources import WorkerResources, current
 
 log = logging.getLogger(__name__)
 
-ENCODE_TIMEOUT_S = 100  # under the embed actor's time limit (120 s): the failure is ours, with the id
-
 
 def queued_ms() -> float:
     """How long the current message waited in Redis before this thread took it (the hop's cost
@@ -72,11 +70,7 @@ def embed_posting(posting_id: int, revision: int) -> None:
         if task is None:
             return
         read_ms, encoding = _ms(started), time.perf_counter()
-        # Both encoders at once (each batches on its own thread): the encode costs the longer one.
-        pivot = res.encoder.submit(task.representation.texts)
-        second = res.second.submit([task.representation.raw]) if res.second else None
-        encoded = pivot.result(timeout=ENCODE_TIMEOUT_S)
-        multi = second.result(timeout=ENCODE_TIMEOUT_S)[0] if second else None
+        encoded, multi = res.encode(task.representation)
         encode_ms, storing = _ms(encoding), time.perf_counter()
         with res.unit_of_work() as uow:
             store_embedding(

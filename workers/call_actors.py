@@ -46,8 +46,7 @@ def embed_call(call_id: int, revision: int) -> None:
         if task is None:
             return
         # The encoder runs outside any transaction, as for postings.
-        encoded = res.encoder.encode(task.representation.texts)
-        multi = res.second.encode([task.representation.raw])[0] if res.second else None
+        encoded, multi = res.encode(task.representation)
         with res.unit_of_work() as uow:
             store_call_embedding(
                 uow.session,

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import dramatiq
+import numpy as np
 import redis
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,9 +24,12 @@ from api.matching.replica import IndexReplica, index_config
 from api.matching.service import MatchPolicy
 from embeddings.batcher import BatchingEncoder
 from embeddings.encoder import Encoder, MultilingualEncoder, second_encoder
-from embeddings.representation import index_model_id, second_model_id
+from embeddings.representation import Representation, index_model_id, second_model_id
 
 log = logging.getLogger(__name__)
+
+# Under the embed actors' time limit (120 s): the failure is ours, with the posting's or call's id.
+ENCODE_TIMEOUT_S = 100
 
 
 @dataclass
@@ -86,6 +90,15 @@ class WorkerResources:
             return
         self.replica = fresh
         log.info("fresh index replica in service: %d vectors", loaded)
+
+    def encode(self, representation: Representation) -> tuple[np.ndarray, np.ndarray | None]:
+        """The pivot rows of a representation's texts and the second encoder's vector of its raw
+        text (None without one), both encoders at once: each batches on its own thread, so the
+        encode costs the longer of the two."""
+        pivot = self.encoder.submit(representation.texts)
+        second = self.second.submit([representation.raw]) if self.second else None
+        encoded = pivot.result(timeout=ENCODE_TIMEOUT_S)
+        return encoded, second.result(timeout=ENCODE_TIMEOUT_S)[0] if second else None
 
     def unit_of_work(self) -> AbstractContextManager[UnitOfWork]:
         """One job transaction: committed at the end, then its follow-up jobs are sent."""
