@@ -7,14 +7,18 @@ explanation can show both words side by side.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
 
 from embeddings.lexicon import Lexicon, default_lexicon
 from embeddings.representation import english_stem
 from embeddings.text import ENGLISH_STOP_WORDS, ITALIAN_STOP_WORDS, detect_language, sentences, words
 
 MAX_SENTENCE_CHARS = 220
+# Sides kept per process: a lab's offer is explained again for every company it is suggested to.
+CACHED_SIDES = 1024
 
 
 @dataclass(frozen=True)
@@ -23,13 +27,24 @@ class ConceptSide:
 
     sentences: tuple[str, ...]
     sentence_stems: tuple[frozenset[str], ...]
-    written: dict[str, str]
+    written: Mapping[str, str]
 
 
 def concept_side(
     title: str, description: str, keywords: list[str], *, lexicon: Lexicon | None = None
 ) -> ConceptSide:
-    lexicon = lexicon or default_lexicon()
+    """A posting's side (read-only: sides made with the default lexicon are cached and shared)."""
+    if lexicon is None:
+        return _default_side(title, description, tuple(keywords))
+    return _side(title, description, list(keywords), lexicon)
+
+
+@lru_cache(maxsize=CACHED_SIDES)
+def _default_side(title: str, description: str, keywords: tuple[str, ...]) -> ConceptSide:
+    return _side(title, description, list(keywords), default_lexicon())
+
+
+def _side(title: str, description: str, keywords: list[str], lexicon: Lexicon) -> ConceptSide:
     language = "en" if detect_language(f"{title}. {description}") == "en" else "it"
     texts = [title, *keywords, *sentences(description)]
     written: dict[str, str] = {}
@@ -53,7 +68,7 @@ def concept_side(
     return ConceptSide(
         tuple([title, *texts[first_sentence:]]),
         tuple([stems_per_text[0], *stems_per_text[first_sentence:]]),
-        written,
+        MappingProxyType(written),
     )
 
 

@@ -361,15 +361,19 @@ def _pending_cosines(shard: _Shard, q: _Query) -> tuple[np.ndarray, np.ndarray, 
     return shard.p_ids.view(), _cosine(num, norms, q.norm, alive), alive
 
 
-def _weights_at(q: _Query, cols: np.ndarray) -> np.ndarray:
-    """The query's weight of each of these vocabulary ids (0 for a term it lacks), without a
-    vocabulary-wide array per call."""
-    if not q.cols.size:
+def _weights_at(queries: Sequence[_Query], owner: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The weight in query `owner[n]` of vocabulary id `cols[n]` (0 for a term it lacks), for all
+    queries in one sorted lookup: a mask per query would cost (queries x terms)."""
+    if not len(cols):
+        return np.zeros(0)
+    width = max(len(q.b) for q in queries) + 1
+    keys = np.concatenate([n * width + np.sort(q.cols) for n, q in enumerate(queries)])
+    weights = np.concatenate([q.weights[np.argsort(q.cols)] for q in queries])
+    if not keys.size:
         return np.zeros(len(cols))
-    order = np.argsort(q.cols)
-    known, weights = q.cols[order], q.weights[order]
-    at = np.minimum(np.searchsorted(known, cols), len(known) - 1)
-    return np.where(known[at] == cols, weights[at], 0.0)
+    wanted = owner.astype(np.int64) * width + cols
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[at] == wanted, weights[at], 0.0)
 
 
 def _top(ids: np.ndarray, cos: np.ndarray, k: int) -> list[tuple[int, float]]:
@@ -389,6 +393,18 @@ def _cosine(num: np.ndarray, norms: np.ndarray, qnorm: float, alive: np.ndarray)
     if qnorm > 0:
         np.divide(num, norms * qnorm, out=out, where=alive & (norms > 0))
     return np.clip(out, 0.0, 1.0, out=out)  # rounding can overshoot 1 for identical bags
+
+
+# 1 + ln count of the small counts, from `math.log` as a term-by-term loop would take it.
+_TF_TABLE = np.array([0.0] + [1.0 + math.log(c) for c in range(1, 1024)])
+
+
+def _tf_weights(counts: np.ndarray) -> np.ndarray:
+    """1 + ln count per count (0 for a count of 0)."""
+    tf = _TF_TABLE[np.minimum(counts, len(_TF_TABLE) - 1)]
+    for n in np.flatnonzero(counts >= len(_TF_TABLE)).tolist():
+        tf[n] = 1.0 + math.log(int(counts[n]))
+    return tf
 
 
 def _positive_counts(terms: Mapping[str, int]) -> list[tuple[str, int]]:
@@ -531,7 +547,7 @@ class LexicalIndex:
             return [[] for _ in bags]
         shard = self._shard(kind)
         with self._lock:
-            queries = [self._query(_positive_counts(terms)) for terms in bags]
+            queries = self._queries(bags)
             if shard.p_ids.size + shard.dead > self._merge_threshold:
                 shard.merge(queries[0].b)
             else:
@@ -557,7 +573,7 @@ class LexicalIndex:
         if not len(out):
             return out
         with self._lock:
-            queries = [self._query(_positive_counts(terms)) for terms in bags]
+            queries = self._queries(bags)
             owner = np.repeat(np.arange(len(bags)), [len(ids) for ids in doc_ids_of])
             ids = [i for group in doc_ids_of for i in group]
             # A query without weight (no terms) scores 0 against everything.
@@ -571,11 +587,7 @@ class LexicalIndex:
             w = (1.0 + np.log(counts.astype(np.float64))) * (q.a - q.b[cols])
             norms = np.sqrt(np.bincount(seg, weights=w * w, minlength=len(found)))
             # Each query's weights over its own documents' terms (the documents are grouped by query).
-            term_owner = owner[found][seg]
-            q_weights = np.zeros(len(cols))
-            for n in np.unique(term_owner).tolist():
-                mine = term_owner == n
-                q_weights[mine] = _weights_at(queries[n], cols[mine])
+            q_weights = _weights_at(queries, owner[found][seg], cols)
             dots = np.bincount(seg, weights=w * q_weights, minlength=len(found))
             q_norms = np.array([queries[n].norm for n in owner[found].tolist()])
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -609,29 +621,46 @@ class LexicalIndex:
         self._b = None
         self._shards[KINDS[kind]].discard(doc_id)
 
-    def _query(self, items: list[tuple[str, int]]) -> _Query:
+    def _query(self, terms: Mapping[str, int]) -> _Query:
+        return self._queries([terms])[0]
+
+    def _queries(self, bags: Sequence[Mapping[str, int]]) -> list[_Query]:
+        """The queries' weights, looked up for all bags at once (the delivery rule weighs a hundred
+        a step); the same numbers a term-by-term loop gives (tf from `math.log`, terms in order)."""
         a = math.log1p(self._docs.live) + 1.0
         if self._b is None:  # a search re-uses it: it only moves with an upsert or a removal
             self._b = np.log1p(self._df[: len(self._terms)].astype(np.float64))
         b = self._b
-        cols, tf, unknown = [], [], 0.0
-        for term, count in items:
-            w = 1.0 + math.log(count)
-            col = self._vocab.get(term)
-            if col is None:
-                unknown += (w * a) ** 2  # df = 0: idf = A
-            else:
-                cols.append(col)
-                tf.append(w)
-        col_array = np.array(cols, dtype=np.int64)
-        weights = np.array(tf, dtype=np.float64) * (a - b[col_array])
-        return _Query(col_array, weights, math.sqrt(float(weights @ weights) + unknown), a, b)
+        sizes = [len(terms) for terms in bags]
+        total = sum(sizes)
+        counts = np.fromiter((c for terms in bags for c in terms.values()), dtype=np.int64, count=total)
+        if (counts < 0).any():
+            for terms in bags:
+                _positive_counts(terms)  # raises, naming the term
+        get = self._vocab.get
+        cols = np.fromiter((get(t, -1) for terms in bags for t in terms), dtype=np.int64, count=total)
+        tf = _tf_weights(counts)
+        known = (counts > 0) & (cols >= 0)
+        weights = np.zeros(total)
+        weights[known] = tf[known] * (a - b[cols[known]])
+        unknown = (counts > 0) & (cols < 0)
+        queries, end = [], 0
+        for size in sizes:
+            start, end = end, end + size
+            mine = known[start:end]
+            q_cols, q_weights = cols[start:end][mine], weights[start:end][mine]
+            missing = 0.0
+            if unknown[start:end].any():
+                for w in tf[start:end][unknown[start:end]].tolist():
+                    missing += (w * a) ** 2  # df = 0: idf = A
+            norm = math.sqrt(float(q_weights @ q_weights) + missing)
+            queries.append(_Query(q_cols, q_weights, norm, a, b))
+        return queries
 
     def _score_kind(self, kind: str, terms: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         shard = self._shard(kind)
-        items = _positive_counts(terms)
         with self._lock:
-            q = self._query(items)
+            q = self._query(terms)
             if shard.p_ids.size + shard.dead > self._merge_threshold:
                 shard.merge(q.b)
             else:

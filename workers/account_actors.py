@@ -1,14 +1,19 @@
-"""Account mail actors: the password-reset link (the token exists only here and in the mail)."""
+"""Account mail actors: the password-reset link (the token exists only here and in the mail), and
+forgetting the kept mails of erased people."""
 
 from __future__ import annotations
+
+import logging
 
 import dramatiq
 
 from api.auth.reset import issue_reset, reset_email
-from api.core.jobs import SEND_PASSWORD_RESET
+from api.core.jobs import FORGET_RECIPIENTS, SEND_PASSWORD_RESET
 from api.mail.transport import to_message
 from workers.broker import actor_policy
 from workers.resources import current
+
+log = logging.getLogger(__name__)
 
 
 @dramatiq.actor(
@@ -33,3 +38,14 @@ def send_password_reset(user_id: int) -> None:
             minutes=settings.password_reset_minutes,
         )
     res.mail.send(to_message(email, settings.mail_from))
+
+
+@dramatiq.actor(
+    actor_name=FORGET_RECIPIENTS.actor_name,
+    queue_name=FORGET_RECIPIENTS.queue_name,
+    **actor_policy(FORGET_RECIPIENTS.actor_name),
+)
+def forget_recipients(recipient_keys: list[str]) -> None:
+    """After an erasure: the outbox keeps no mail to the erased people (an SMTP transport keeps none)."""
+    forgotten = current().mail.forget(set(recipient_keys))
+    log.info("forgot %d kept e-mails of %d erased recipients", forgotten, len(recipient_keys))

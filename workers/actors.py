@@ -16,7 +16,7 @@ from api.calls.jobs import MATCH_POSTING_TO_CALLS
 from api.core.jobs import DELIVER_NOTIFICATION, EMBED_POSTING, MATCH_POSTING, SEND_DIGEST
 from api.matching.service import rank_for_match, read_for_match, write_match
 from api.notifications.channels import EMAIL, LIVE, Channel, EmailChannel, LiveChannel, MailSettings
-from api.notifications.delivery import deliver
+from api.notifications.delivery import deliver_many
 from api.notifications.digest import send_digest
 from api.operations.metrics import SUGGESTIONS_CREATED
 from api.pipeline.service import embedding_task, record_failure, store_embedding
@@ -145,13 +145,14 @@ def _email_channel(res: WorkerResources) -> EmailChannel:
     queue_name=DELIVER_NOTIFICATION.queue_name,
     **actor_policy(DELIVER_NOTIFICATION.actor_name),
 )
-def deliver_notification(delivery_id: int) -> None:
-    """One notification on one channel (live stream or e-mail); a repeat finds it done."""
+def deliver_notification(delivery_ids: list[int] | int) -> None:
+    """A batch of deliveries (live stream or e-mail); a repeat finds the sent ones done. A message
+    queued by an earlier version carries one id."""
     res = current()
-    deliver(
+    deliver_many(
         res.unit_of_work,
         _channels(res),
-        delivery_id=delivery_id,
+        delivery_ids=[delivery_ids] if isinstance(delivery_ids, int) else list(delivery_ids),
         max_attempts=res.settings.delivery_max_attempts,
     )
 

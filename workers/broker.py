@@ -44,6 +44,8 @@ ACTOR_POLICIES: dict[str, dict[str, int]] = {
     "calls.propose_consortia": dict(max_retries=3, min_backoff=1000, max_backoff=15_000, time_limit=120_000),
     # A password-reset link; each retry mails a fresh link (the earlier one stops working).
     "auth.send_password_reset": dict(max_retries=3, min_backoff=2000, max_backoff=60_000, time_limit=60_000),
+    # An erased organisation's mails in the local outbox (a scan of a folder).
+    "mail.forget_recipients": dict(max_retries=3, min_backoff=2000, max_backoff=60_000, time_limit=60_000),
 }
 
 

@@ -12,6 +12,7 @@ may also belong to an organisation) and admins (reviewers of every cluster).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from sqlalchemy import ColumnElement, and_, case, false, or_, select, true, union
 
@@ -214,7 +215,24 @@ def _involves(posting_ids) -> ColumnElement[bool]:  # type: ignore[no-untyped-de
 
 def reviewable_suggestions_filter(user: User) -> ColumnElement[bool]:
     """The suggestions a user reviews: its clusters' pairs, except those of its own organisation."""
-    areas = reviewer_areas(user)
+    return _reviewable(user.organisation_id, reviewer_areas(user))
+
+
+def party_visible_filter(user: User) -> ColumnElement[bool]:
+    """The suggestions a user sees as a party: its organisation's, once they reached it."""
+    return _party_visible(user.organisation_id)
+
+
+def visible_suggestions_filter(user: User) -> ColumnElement[bool]:
+    """SQL twin of `can_see_suggestion`: use it for every list and every lookup by id."""
+    return _visible(user.organisation_id, reviewer_areas(user))
+
+
+# The filters depend on a user only through its organisation and its reviewer areas: each is
+# built once per pair (immutable expressions, safe to share between requests and threads), not
+# per request. A user whose role or clusters change gets another pair's filter.
+@lru_cache(maxsize=1024)
+def _reviewable(organisation_id: int | None, areas: frozenset[str]) -> ColumnElement[bool]:
     if not areas:
         return false()
     in_areas = (
@@ -222,9 +240,21 @@ def reviewable_suggestions_filter(user: User) -> ColumnElement[bool]:
         if areas == ALL_AREAS
         else _involves(select(Posting.id).where(Posting.s3_area.in_(sorted(areas))))
     )
-    if user.organisation_id is None:
+    if organisation_id is None:
         return in_areas
-    return and_(in_areas, ~_involves(_postings_of(user.organisation_id)))
+    return and_(in_areas, ~_involves(_postings_of(organisation_id)))
+
+
+@lru_cache(maxsize=1024)
+def _party_visible(organisation_id: int | None) -> ColumnElement[bool]:
+    if organisation_id is None:
+        return false()
+    return and_(_involves(_postings_of(organisation_id)), _reached_parties())
+
+
+@lru_cache(maxsize=1024)
+def _visible(organisation_id: int | None, areas: frozenset[str]) -> ColumnElement[bool]:
+    return or_(_reviewable(organisation_id, areas), _party_visible(organisation_id))
 
 
 def _reached_parties() -> ColumnElement[bool]:
@@ -238,18 +268,6 @@ def _reached_parties() -> ColumnElement[bool]:
 def party_visible_first():  # type: ignore[no-untyped-def]
     """An ORDER BY term: the suggestions the parties may see before those they may not."""
     return case((_reached_parties(), 0), else_=1)
-
-
-def party_visible_filter(user: User) -> ColumnElement[bool]:
-    """The suggestions a user sees as a party: its organisation's, once they reached it."""
-    if user.organisation_id is None:
-        return false()
-    return and_(_involves(_postings_of(user.organisation_id)), _reached_parties())
-
-
-def visible_suggestions_filter(user: User) -> ColumnElement[bool]:
-    """SQL twin of `can_see_suggestion`: use it for every list and every lookup by id."""
-    return or_(reviewable_suggestions_filter(user), party_visible_filter(user))
 
 
 def reviewers_among(users: Iterable[User], suggestion: Suggestion) -> list[User]:

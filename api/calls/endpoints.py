@@ -95,6 +95,12 @@ def get_call(call_id: DbId, user: CurrentUser, uow: UowDep) -> CallRead:
     return call_read(service.get_call(uow.session, user=user, call_id=call_id))
 
 
+@router.put("/calls/{call_id}", response_model=CallRead)
+def edit_call(call_id: DbId, body: CallCreate, user: CurrentUser, uow: UowDep) -> CallRead:
+    """The call's facilitators (and admins) replace its terms, e.g. a deadline the programme moved."""
+    return call_read(service.edit_call(uow.session, jobs=uow.jobs, user=user, call_id=call_id, data=body))
+
+
 @router.delete("/calls/{call_id}", response_model=CallRead)
 def close_call(call_id: DbId, user: CurrentUser, uow: UowDep) -> CallRead:
     """The call's facilitators close it before its deadline (e.g. withdrawn by the programme)."""

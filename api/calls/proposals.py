@@ -42,8 +42,6 @@ PENDING_REVIEW, INVITED, FORMED, INCOMPLETE, REJECTED = (
     "rejected",
 )
 ACCEPTED, DECLINED = "accepted", "declined"
-# Every member of the platform belongs to an Emilia-Romagna cluster; the rule counts countries.
-HOME_COUNTRY = "IT"
 # Pairs that say nothing about fit: a facilitator rejected them, or a party declined.
 DEAD_PAIRS = (SuggestionStatus.rejected.value, SuggestionStatus.declined.value)
 
@@ -95,7 +93,7 @@ def propose_consortia(
         CallCandidate(
             organisation_id=fit.organisation_id,
             organisation_type=fit.posting.organisation.type,
-            country=HOME_COUNTRY,
+            country=fit.posting.organisation.country,
             cluster=fit.posting.s3_area,
             posting_id=fit.posting_id,
             posting_kind=fit.posting.kind,
@@ -228,7 +226,7 @@ def list_consortia(
     user: User,
     call_id: int | None = None,
     status: str | None = None,
-    limit: int = 50,
+    limit: int | None = 50,
     offset: int = 0,
 ) -> list[Consortium]:
     query = select(Consortium).where(policy.consortium_candidates_filter(user)).order_by(Consortium.id.desc())
@@ -237,7 +235,7 @@ def list_consortia(
     if status:
         query = query.where(Consortium.status == status)
     visible = [c for c in session.scalars(query).unique() if policy.can_see_consortium(user, c)]
-    return visible[offset : offset + limit]
+    return visible[offset : None if limit is None else offset + limit]
 
 
 def get_consortium(session: Session, *, user: User, consortium_id: int) -> Consortium:

@@ -18,7 +18,7 @@ from api.authz import policy
 from api.calls.jobs import EMBED_CALL, MATCH_CALL
 from api.calls.schemas import CallCreate
 from api.calls.terms import CallTerms, ConsortiumRule
-from api.core.errors import Forbidden, InvalidInput, NotFound
+from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.jobs import JobBuffer
 from api.models import Call, CallFit, Consortium, User
 from api.models.base import utcnow
@@ -147,6 +147,25 @@ def publish_call(session: Session, *, jobs: JobBuffer, author: User, data: CallC
     jobs.enqueue(EMBED_CALL, call.id, call.revision)
     log.info("call %s published by user %s", call.id, author.id)
     return call, True
+
+
+def edit_call(session: Session, *, jobs: JobBuffer, user: User, call_id: int, data: CallCreate) -> Call:
+    """Replace a call's terms (its facilitators and admins): the fits and consortia follow on the
+    next match when a matched field changed. An edited call is open again until its deadline."""
+    call = managed_call(session, user=user, call_id=call_id)
+    now = utcnow()
+    fields = _fields_of(data, now)
+    _check(user, fields)
+    if data.external_id and data.external_id != call.external_id:
+        taken = session.scalar(
+            select(Call.id).where(Call.external_id == data.external_id, Call.id != call.id)
+        )
+        if taken is not None:
+            raise Conflict(f"Another call (id {taken}) has the external_id {data.external_id!r}.")
+        call.external_id = data.external_id
+    _update(session, jobs=jobs, call=call, fields=fields, now=now)
+    log.info("call %s edited by user %s", call.id, user.id)
+    return call
 
 
 def _update(session: Session, *, jobs: JobBuffer, call: Call, fields: dict, now: datetime) -> None:  # type: ignore[type-arg]

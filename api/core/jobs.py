@@ -34,6 +34,8 @@ DELIVER_NOTIFICATION = JobSpec("notifications.deliver", "notifications")
 SEND_DIGEST = JobSpec("notifications.send_digest", "notifications")
 # Account mail (a reset link) shares the mail workers' queue.
 SEND_PASSWORD_RESET = JobSpec("auth.send_password_reset", "notifications")
+# After an erasure: the mails kept in a local outbox for the erased people go too.
+FORGET_RECIPIENTS = JobSpec("mail.forget_recipients", "notifications")
 
 
 WAKE_CHANNEL_PREFIX = "clustermatch:wake:"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import dramatiq
 import redis
@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from api.auth.ratelimit import RateLimiter, Throttle
 from api.auth.sessions import CSRF_HEADER, SESSION_COOKIE, find_session
@@ -89,19 +90,24 @@ class Authenticated:
     via_cookie: bool
 
 
-def get_authenticated(
-    request: Request,
-    resources: ResourcesDep,
-    uow: UowDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Authenticated:
-    """The caller's live session: a bearer token (API clients) or the pages' HttpOnly cookie."""
+def _token(request: Request, credentials: HTTPAuthorizationCredentials | None) -> str:
     # Never a token in the URL: it would land in access logs and browser history.
     token = credentials.credentials if credentials else request.cookies.get(SESSION_COOKIE)
     if not token:
         raise Unauthorized("Log in first: send 'Authorization: Bearer <access token>'.")
+    return token
+
+
+def authenticate(
+    request: Request,
+    resources: Resources,
+    session: Session,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> Authenticated:
+    """The caller's live session: a bearer token (API clients) or the pages' HttpOnly cookie."""
+    token = _token(request, credentials)
     # One indexed lookup in the request's own unit of work (one session per request, not two).
-    found = find_session(uow.session, token)
+    found = find_session(session, token)
     if found is None:
         raise Unauthorized("The access token is invalid, expired or revoked: log in again.")
     via_cookie = credentials is None
@@ -112,6 +118,15 @@ def get_authenticated(
             raise Forbidden(f"Send the page's CSRF token in the {CSRF_HEADER} header, or use a bearer token.")
     auth_session, user = found
     return Authenticated(user=user, session=auth_session, via_cookie=via_cookie)
+
+
+def get_authenticated(
+    request: Request,
+    resources: ResourcesDep,
+    uow: UowDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Authenticated:
+    return authenticate(request, resources, uow.session, credentials)
 
 
 AuthenticatedDep = Annotated[Authenticated, Depends(get_authenticated)]
@@ -131,3 +146,41 @@ async def get_throttle(request: Request, resources: ResourcesDep) -> Throttle:
 
 
 ThrottleDep = Annotated[Throttle, Depends(get_throttle)]
+
+
+T = TypeVar("T")
+
+
+@dataclass
+class Reader:
+    """A request's whole database work in one thread-pool hop: its unit of work, the caller's
+    session check (`authenticate`, as `CurrentUser` does), the read, and the commit.
+
+    `CurrentUser` + `UowDep` + a sync endpoint cost three hops (authentication, endpoint,
+    commit); the reads that clients poll take this one instead. The hop runs to its end even
+    if the client goes away, so the connection is always given back.
+    """
+
+    request: Request
+    resources: Resources
+    credentials: HTTPAuthorizationCredentials | None
+
+    async def run(self, read: Callable[[UnitOfWork, User], T]) -> T:
+        return await run_in_threadpool(self._run, read)
+
+    def _run(self, read: Callable[[UnitOfWork, User], T]) -> T:
+        with transaction(self.resources.sessions, self.resources.broker) as uow:
+            user = authenticate(self.request, self.resources, uow.session, self.credentials).user
+            return read(uow, user)
+
+
+async def get_reader(
+    request: Request,
+    resources: ResourcesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Reader:
+    _token(request, credentials)  # no token: 401 at once, before the parameters are checked
+    return Reader(request, resources, credentials)
+
+
+ReaderDep = Annotated[Reader, Depends(get_reader)]

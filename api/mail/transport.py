@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
 import smtplib
 import uuid
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesHeaderParser
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
 from typing import Protocol
@@ -23,6 +26,15 @@ _FILE_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 class Transport(Protocol):
     def send(self, message: EmailMessage) -> None: ...
+
+    def forget(self, recipient_keys: set[str]) -> int:
+        """Drop the copies this transport keeps of mails to these recipients; how many went."""
+        ...
+
+
+def recipient_key(address: str) -> str:
+    """An address as a job may carry it after its owner was erased: a hash, not the address."""
+    return hashlib.sha256(address.strip().lower().encode()).hexdigest()
 
 
 class SmtpTransport:
@@ -47,6 +59,9 @@ class SmtpTransport:
             if self.user:
                 smtp.login(self.user, self.password or "")
             smtp.send_message(message)
+
+    def forget(self, recipient_keys: set[str]) -> int:
+        return 0  # the mails left the platform: nothing of them is kept here
 
 
 class OutboxTransport:
@@ -78,6 +93,16 @@ class OutboxTransport:
         finally:
             aside.unlink()
         log.info("e-mail to %s written to %s (CLUSTERMATCH_SMTP_URL is not set)", message["To"], path)
+
+    def forget(self, recipient_keys: set[str]) -> int:
+        forgotten = 0
+        for path in self.folder.glob("*.eml") if self.folder.is_dir() else ():
+            with path.open("rb") as handle:
+                headers = BytesHeaderParser(policy=policy.default).parse(handle)
+            if recipient_key(parseaddr(str(headers["To"] or ""))[1]) in recipient_keys:
+                path.unlink(missing_ok=True)
+                forgotten += 1
+        return forgotten
 
 
 def transport_for(settings: Settings) -> Transport:

@@ -314,14 +314,14 @@ class IndexReplica:
 
     def search(self, kind: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
         scores, ids = self.indexes[kind].search(vector.reshape(1, -1), k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return _hits(scores[0].tolist(), ids[0].tolist())
 
     def search_multi(self, kind: str, vector: np.ndarray | None, k: int) -> list[tuple[int, float]]:
         """Nearest raw-text vectors of the second encoder (none without one)."""
         if self.multi is None or vector is None or not vector.any():
             return []
         scores, ids = self.multi[kind].search(vector.reshape(1, -1), k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return _hits(scores[0].tolist(), ids[0].tolist())
 
     def reset(self) -> None:
         with self._sync_lock:
@@ -359,8 +359,8 @@ class IndexReplica:
                     multi[n] if multi is not None else None,
                 )
             scores, found = self.indexes[target].search(vectors, k)
-            for n in range(len(group)):
-                view.prepared[(target, k, vectors[n].tobytes())] = _hits(scores[n], found[n])
+            for n, (row_scores, row_ids) in enumerate(zip(scores.tolist(), found.tolist(), strict=True)):
+                view.prepared[(target, k, vectors[n].tobytes())] = _hits(row_scores, row_ids)
         return view
 
     @classmethod
@@ -434,8 +434,10 @@ class _PreparedReplica(IndexReplica):
         return found if found is not None else super().search(kind, vector, k)
 
 
-def _hits(scores: np.ndarray, ids: np.ndarray) -> list[tuple[int, float]]:
-    return [(int(i), float(s)) for i, s in zip(ids, scores, strict=True) if i >= 0]
+def _hits(scores: list[float], ids: list[int]) -> list[tuple[int, float]]:
+    # Python lists (numpy's tolist()): a loop over numpy scalars took ~30 ms for the 90 x 50 hits
+    # of a batch of reverse searches.
+    return [(i, s) for i, s in zip(ids, scores, strict=True) if i >= 0]
 
 
 def _version(row) -> tuple[object, ...]:  # type: ignore[no-untyped-def]

@@ -266,7 +266,6 @@ def _upsert_suggestion(
     except IntegrityError:
         # The other side's matcher, in another thread or process, created this pair meanwhile.
         return _find_pair(session, need_id, offer_id), False  # type: ignore[return-value]
-    session.refresh(suggestion)
     _set_first_status(session, policy, suggestion, candidate)
     posting.nearest = other.nearest = None  # both sides have a suggestion now
     return suggestion, True
@@ -286,9 +285,11 @@ def _set_first_status(
 
 
 def _find_pair(session: Session, need_id: int, offer_id: int) -> Suggestion | None:
-    return session.scalar(
-        select(Suggestion).where(Suggestion.need_id == need_id, Suggestion.offer_id == offer_id)
+    # The id first: most pairs are new, and the whole row joins both postings and organisations.
+    found = session.scalar(
+        select(Suggestion.id).where(Suggestion.need_id == need_id, Suggestion.offer_id == offer_id)
     )
+    return None if found is None else session.get(Suggestion, found)
 
 
 def _apply_score(

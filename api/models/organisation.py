@@ -20,5 +20,7 @@ class Organisation(Base):
     clusters: Mapped[list[str]] = mapped_column(JSON, default=list)
     city: Mapped[str] = mapped_column(String(100), default="")
     province: Mapped[str] = mapped_column(String(4), default="")
+    # ISO 3166-1 alpha-2: a call's consortium rule counts the partners' countries.
+    country: Mapped[str] = mapped_column(String(2), default="IT", server_default="IT")
     contact_email: Mapped[str | None] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,9 +12,11 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from sse_starlette.sse import EventSourceResponse
 
 from api.auth.sessions import session_is_live
-from api.http.deps import AuthenticatedDep, CurrentUser, ResourcesDep, UowDep
+from api.core.uow import UnitOfWork
+from api.http.deps import AuthenticatedDep, CurrentUser, ReaderDep, ResourcesDep, UowDep
 from api.http.fields import MAX_DB_INT, AfterIdQuery, DbId
 from api.http.responses import json_response
+from api.models import User
 from api.notifications import service
 from api.notifications.bus import channel_for
 
@@ -25,18 +27,20 @@ SESSION_RECHECK_SECONDS = 30
 
 
 @router.get("", response_model=list[dict[str, Any]])
-def list_notifications(
-    user: CurrentUser,
-    uow: UowDep,
+async def list_notifications(
+    reader: ReaderDep,
     unread: bool = False,
     after_id: AfterIdQuery = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Response:
-    notifications = service.list_notifications(
-        uow.session, user=user, unread_only=unread, after_id=after_id, limit=limit
-    )
-    # Plain JSON data (to_event): serialized here, not checked again by FastAPI.
-    return json_response([service.to_event(n) for n in notifications])
+    def read(uow: UnitOfWork, user: User) -> Response:
+        notifications = service.list_notifications(
+            uow.session, user=user, unread_only=unread, after_id=after_id, limit=limit
+        )
+        # Plain JSON data (to_event): serialized here, not checked again by FastAPI.
+        return json_response([service.to_event(n) for n in notifications])
+
+    return await reader.run(read)
 
 
 @router.post("/{notification_id}/read")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Integer, Select, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,10 @@ from api.models.base import utcnow
 
 # Every notification reaches the user on each of these (a webhook would be one more name).
 CHANNELS = ("live", "email")
+
+
+# Deliveries one job carries: a match step's notifications on every channel, in one batch.
+DELIVERY_BATCH = 50
 
 
 def notify_organisation(
@@ -63,26 +67,44 @@ def notify_users(
 
 
 def dispatch(session: Session, jobs: JobBuffer, notifications: Iterable[Notification]) -> None:
-    """Buffer one delivery job per channel of each notification (sent after the commit)."""
+    """Buffer the delivery jobs of these notifications (sent after the commit): one job for up to
+    DELIVERY_BATCH of their deliveries, which the worker claims and marks in one commit each."""
     ids = [n.id for n in notifications]
     if not ids:
         return
     session.flush()
-    for delivery_id in session.scalars(
-        select(Delivery.id).where(Delivery.notification_id.in_(ids)).order_by(Delivery.id)
-    ):
-        jobs.enqueue(DELIVER_NOTIFICATION, delivery_id)
+    delivery_ids = list(
+        session.scalars(select(Delivery.id).where(Delivery.notification_id.in_(ids)).order_by(Delivery.id))
+    )
+    for start in range(0, len(delivery_ids), DELIVERY_BATCH):
+        jobs.enqueue(DELIVER_NOTIFICATION, delivery_ids[start : start + DELIVERY_BATCH])
+
+
+def _listing(*, unread_only: bool, oldest_first: bool) -> Select[tuple[Notification]]:
+    query = select(Notification).where(
+        Notification.recipient_id == bindparam("user_id"), Notification.id > bindparam("after_id")
+    )
+    if unread_only:
+        query = query.where(Notification.read_at.is_(None))
+    order = Notification.id if oldest_first else Notification.id.desc()
+    return query.order_by(order).limit(bindparam("limit", type_=Integer))
+
+
+# Clients poll the list: its four statements are built once, so a request neither rebuilds one
+# nor recomputes its cache key (the rows are still read fresh each time).
+_LISTINGS = {
+    (unread_only, oldest_first): _listing(unread_only=unread_only, oldest_first=oldest_first)
+    for unread_only in (False, True)
+    for oldest_first in (False, True)
+}
 
 
 def list_notifications(
     session: Session, *, user: User, unread_only: bool = False, after_id: int = 0, limit: int = 50
 ) -> list[Notification]:
-    query = select(Notification).where(Notification.recipient_id == user.id, Notification.id > after_id)
-    if unread_only:
-        query = query.where(Notification.read_at.is_(None))
-    if after_id:
-        return list(session.scalars(query.order_by(Notification.id).limit(limit)))
-    return list(session.scalars(query.order_by(Notification.id.desc()).limit(limit)))
+    """The user's newest first; with `after_id`, those after it, oldest first (a catch-up)."""
+    query = _LISTINGS[(unread_only, bool(after_id))]
+    return list(session.scalars(query, {"user_id": user.id, "after_id": after_id, "limit": limit}))
 
 
 def mark_read(session: Session, *, user: User, notification_id: int) -> Notification:

@@ -14,6 +14,11 @@ class OrganisationCreate(RequestBody):
     clusters: list[S3Area] = Field(default_factory=list, max_length=8)
     city: CleanLine = Field("", max_length=100)
     province: CleanLine = Field("", max_length=4)
+    country: str = Field(
+        "IT",
+        pattern=r"^[A-Za-z]{2}$",
+        description="ISO 3166-1 alpha-2 code of the country the organisation is established in (IT, DE, ...).",
+    )
     contact_email: EmailStr | None = None
 
 
@@ -24,5 +29,6 @@ class OrganisationRead(BaseModel):
     clusters: list[str]
     city: str
     province: str
+    country: str
 
     model_config = {"from_attributes": True}

@@ -13,9 +13,21 @@ from sqlalchemy.orm import Session
 
 from api.audit import service as audit
 from api.authz import policy
+from api.calls.proposals import list_consortia, member_view
 from api.core.errors import Forbidden, InvalidInput, NotFound
-from api.core.jobs import JobBuffer
-from api.models import Embedding, EmbeddingTombstone, Notification, Organisation, Posting, Suggestion, User
+from api.core.jobs import FORGET_RECIPIENTS, JobBuffer
+from api.mail.transport import recipient_key
+from api.models import (
+    CallFit,
+    Consortium,
+    Embedding,
+    EmbeddingTombstone,
+    Notification,
+    Organisation,
+    Posting,
+    Suggestion,
+    User,
+)
 from api.models.base import utcnow
 from api.postings.schemas import posting_read
 from api.suggestions.service import contact_of, withdraw_open_suggestions
@@ -61,6 +73,10 @@ def export_organisation(session: Session, *, user: User) -> dict[str, Any]:
         .order_by(Notification.id)
     )
     emails = {u.id: u.email for u in users}
+    call_fits = session.scalars(
+        select(CallFit).where(CallFit.organisation_id == organisation.id).order_by(CallFit.id)
+    ).unique()
+    consortia = list_consortia(session, user=user, limit=None)
     document = {
         "format": EXPORT_FORMAT,
         "exported_at": utcnow().isoformat(),
@@ -70,6 +86,8 @@ def export_organisation(session: Session, *, user: User) -> dict[str, Any]:
         "suggestions": [_suggestion(session, user, s) for s in suggestions],
         "answers": [answer for s in suggestions if (answer := _answer(user, s))],
         "notifications": [_notification(n, emails) for n in notifications],
+        "call_fits": [_call_fit(f) for f in call_fits],
+        "consortia": [_consortium(session, user, c) for c in consortia],
     }
     audit.record(
         session,
@@ -81,6 +99,7 @@ def export_organisation(session: Session, *, user: User) -> dict[str, Any]:
             "postings": len(document["postings"]),
             "suggestions": len(document["suggestions"]),
             "users": len(document["users"]),
+            "consortia": len(document["consortia"]),
         },
     )
     return document
@@ -94,8 +113,32 @@ def _organisation(organisation: Organisation) -> dict[str, Any]:
         "clusters": list(organisation.clusters or []),
         "city": organisation.city,
         "province": organisation.province,
+        "country": organisation.country,
         "contact_email": organisation.contact_email,
         "created_at": organisation.created_at.isoformat(),
+    }
+
+
+def _call_fit(fit: CallFit) -> dict[str, Any]:
+    return {
+        "call_id": fit.call_id,
+        "call_title": fit.call.title,
+        "posting_id": fit.posting_id,
+        "score": fit.score,
+        "explanation": fit.explanation,
+        "notified_at": fit.notified_at.isoformat() if fit.notified_at else None,
+    }
+
+
+def _consortium(session: Session, user: User, consortium: Consortium) -> dict[str, Any]:
+    """A proposal the organisation is in, its partners as this member may see them."""
+    return {
+        "id": consortium.id,
+        "call_id": consortium.call_id,
+        "status": consortium.status,
+        "score": consortium.score,
+        "members": [member_view(session, user, consortium, m) for m in consortium.members],
+        "created_at": consortium.created_at.isoformat(),
     }
 
 
@@ -200,7 +243,8 @@ def erase(session: Session, *, jobs: JobBuffer, actor: User, organisation: Organ
     get a tombstone for every vector (a deleted embeddings row is invisible to their catch-up),
     then the rows go, children before parents.
     """
-    user_ids = list(session.scalars(select(User.id).where(User.organisation_id == organisation.id)))
+    users = list(session.execute(select(User.id, User.email).where(User.organisation_id == organisation.id)))
+    user_ids = [user_id for user_id, _ in users]
     postings = list(session.scalars(select(Posting).where(Posting.organisation_id == organisation.id)))
     posting_ids = [p.id for p in postings]
     # Recorded first, with plain values: the actor may be one of the users about to go.
@@ -234,6 +278,8 @@ def erase(session: Session, *, jobs: JobBuffer, actor: User, organisation: Organ
     # Users' sessions go with them (ON DELETE CASCADE).
     session.execute(delete(User).where(User.organisation_id == organisation.id))
     session.execute(delete(Organisation).where(Organisation.id == organisation.id))
+    if users:
+        jobs.enqueue(FORGET_RECIPIENTS, sorted(recipient_key(email) for _, email in users))
 
 
 def _redact_notifications(

@@ -9,7 +9,8 @@ from pydantic import TypeAdapter
 from sqlalchemy.orm import Session
 
 from api.authz import policy
-from api.http.deps import CurrentUser, UowDep
+from api.core.uow import UnitOfWork
+from api.http.deps import CurrentUser, ReaderDep, UowDep
 from api.http.fields import DbId, DbIdQuery, Offset
 from api.http.responses import json_response
 from api.models import Posting, Suggestion, User
@@ -63,29 +64,34 @@ def _read(session: Session, user: User, suggestion: Suggestion) -> SuggestionRea
 
 
 @router.get("", response_model=list[SuggestionRead])
-def list_suggestions(
-    user: CurrentUser,
-    uow: UowDep,
+async def list_suggestions(
+    reader: ReaderDep,
     posting_id: DbIdQuery | None = None,
     status: SuggestionStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
 ) -> Response:
-    suggestions = service.list_suggestions(
-        uow.session,
-        user=user,
-        posting_id=posting_id,
-        status=status.value if status else None,
-        limit=limit,
-        offset=offset,
-    )
-    return json_response([_read(uow.session, user, s) for s in suggestions], _MANY)
+    def read(uow: UnitOfWork, user: User) -> Response:
+        suggestions = service.list_suggestions(
+            uow.session,
+            user=user,
+            posting_id=posting_id,
+            status=status.value if status else None,
+            limit=limit,
+            offset=offset,
+        )
+        return json_response([_read(uow.session, user, s) for s in suggestions], _MANY)
+
+    return await reader.run(read)
 
 
 @router.get("/{suggestion_id}", response_model=SuggestionRead)
-def get_suggestion(suggestion_id: DbId, user: CurrentUser, uow: UowDep) -> Response:
-    suggestion = service.get_suggestion(uow.session, user=user, suggestion_id=suggestion_id)
-    return json_response(_read(uow.session, user, suggestion), _ONE)
+async def get_suggestion(suggestion_id: DbId, reader: ReaderDep) -> Response:
+    def read(uow: UnitOfWork, user: User) -> Response:
+        suggestion = service.get_suggestion(uow.session, user=user, suggestion_id=suggestion_id)
+        return json_response(_read(uow.session, user, suggestion), _ONE)
+
+    return await reader.run(read)
 
 
 @router.post("/{suggestion_id}/response", response_model=SuggestionRead)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from api.audit import service as audit
@@ -24,8 +25,25 @@ OPEN_STATUSES = (
 )
 
 
-def _visible_query(user: User) -> Select[tuple[Suggestion]]:
-    return select(Suggestion).where(policy.visible_suggestions_filter(user))
+# What a user may see is a filter built once per organisation and reviewer areas (the policy
+# caches it); the statements around it are built once per filter too, their other values bound
+# at execution, so the reads that clients poll neither rebuild a statement nor recompute its
+# cache key. Bounded: an evicted entry is only built again.
+@lru_cache(maxsize=1024)
+def _listing(visible: ColumnElement[bool], by_posting: bool, by_status: bool) -> Select[tuple[Suggestion]]:
+    query = select(Suggestion).where(visible)
+    if by_posting:
+        posting = bindparam("posting_id", type_=Integer)
+        query = query.where(or_(Suggestion.need_id == posting, Suggestion.offer_id == posting))
+    if by_status:
+        query = query.where(Suggestion.status == bindparam("status", type_=String))
+    order = query.order_by(Suggestion.score.desc(), Suggestion.id)
+    return order.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+
+
+@lru_cache(maxsize=1024)
+def _by_id(visible: ColumnElement[bool]) -> Select[tuple[Suggestion]]:
+    return select(Suggestion).where(visible, Suggestion.id == bindparam("suggestion_id", type_=Integer))
 
 
 def list_suggestions(
@@ -37,17 +55,14 @@ def list_suggestions(
     limit: int = 50,
     offset: int = 0,
 ) -> list[Suggestion]:
-    query = _visible_query(user)
-    if posting_id is not None:
-        query = query.where(or_(Suggestion.need_id == posting_id, Suggestion.offer_id == posting_id))
-    if status:
-        query = query.where(Suggestion.status == status)
-    query = query.order_by(Suggestion.score.desc(), Suggestion.id).limit(limit).offset(offset)
-    return list(session.scalars(query).unique())
+    query = _listing(policy.visible_suggestions_filter(user), posting_id is not None, bool(status))
+    params = {"posting_id": posting_id, "status": status, "limit": limit, "offset": offset}
+    return list(session.scalars(query, params).unique())
 
 
 def get_suggestion(session: Session, *, user: User, suggestion_id: int) -> Suggestion:
-    suggestion = session.scalar(_visible_query(user).where(Suggestion.id == suggestion_id))
+    query = _by_id(policy.visible_suggestions_filter(user))
+    suggestion = session.scalar(query, {"suggestion_id": suggestion_id})
     if suggestion is None:
         raise NotFound(f"Suggestion {suggestion_id} does not exist.")
     return suggestion

@@ -65,3 +65,16 @@ def test_nobody_registers_as_an_organisation_that_already_exists(client):
         },
     )
     assert copycat.status_code == 409 and "already registered" in copycat.json()["detail"]
+
+
+def test_an_organisation_states_its_country_as_a_two_letter_code(client):
+    def registration(email: str, country: object) -> dict:
+        organization = {"name": f"Org {email}", "type": "research_lab", "country": country}
+        return {"email": email, "password": "a-long-password", "organization": organization}
+
+    made = client.post("/api/v1/auth/register", json=registration("lab@example.de", "de"))
+    assert made.status_code == 201 and made.json()["organization"]["country"] == "DE"
+    default = register(client)
+    assert default["organization"]["country"] == "IT"
+    wrong = client.post("/api/v1/auth/register", json=registration("lab@example.fr", "France"))
+    assert wrong.status_code == 422 and "organization.country" in wrong.json()["detail"]

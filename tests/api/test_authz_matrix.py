@@ -429,6 +429,13 @@ ENTRIES: list[Entry] = [
     Entry("GET", "/api/v1/calls", row(SIGNED_IN_200)),
     Entry("GET", "/api/v1/calls/{call_id}", row(SIGNED_IN_200), params=call_ids(call_id="call")),
     Entry(
+        "PUT",
+        "/api/v1/calls/{call_id}",
+        row("401 403 403 403 403 403 403 200 403 200 200"),
+        params=lambda world, _: throwaway_call(world),
+        json=CALL_BODY,
+    ),
+    Entry(
         "DELETE",
         "/api/v1/calls/{call_id}",
         row("401 403 403 403 403 403 403 200 403 200 200"),

@@ -115,6 +115,26 @@ def test_facilitators_never_review_their_own_organisations_pairs():
     assert policy.can_review_suggestion(mech_of_company, third_pair)  # still a facilitator elsewhere
 
 
+def _sql(clause) -> str:  # type: ignore[no-untyped-def]
+    return str(clause.compile(compile_kwargs={"literal_binds": True}))
+
+
+def test_suggestion_filters_are_shared_by_organisation_and_areas_and_follow_a_role_change():
+    # Built once per (organisation, reviewer areas): two members of one organisation share it.
+    colleague = user(organisation_id=COMPANY)
+    assert policy.visible_suggestions_filter(colleague) is policy.visible_suggestions_filter(company)
+    assert policy.visible_suggestions_filter(lab) is not policy.visible_suggestions_filter(company)
+    member_filter = policy.visible_suggestions_filter(colleague)
+    assert AGRI not in _sql(member_filter)
+    # Made a facilitator of agrifood: the next request's filter includes that cluster's pairs.
+    colleague.role, colleague.clusters = "facilitator", [AGRI]
+    reviewer_filter = policy.visible_suggestions_filter(colleague)
+    assert reviewer_filter is not member_filter and AGRI in _sql(reviewer_filter)
+    assert _sql(reviewer_filter) == _sql(
+        policy.visible_suggestions_filter(user("facilitator", COMPANY, (AGRI,)))
+    )
+
+
 def test_a_facilitator_answers_for_its_organisation_as_a_member_once_delivered():
     delivered = pair("delivered")
     assert policy.can_answer_suggestion(mech_of_company, delivered)

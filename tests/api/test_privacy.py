@@ -10,10 +10,12 @@ from sqlalchemy import func, select
 
 from api.auth.service import create_user
 from api.core.db import sessions_for, unit_of_work
-from api.core.jobs import JobBuffer
+from api.core.jobs import FORGET_RECIPIENTS, JobBuffer
+from api.mail.transport import recipient_key
 from api.matching.replica import IndexReplica
 from api.models import (
     AuditEvent,
+    CallFit,
     Embedding,
     EmbeddingTombstone,
     Notification,
@@ -25,8 +27,10 @@ from api.models import (
 from api.models.base import utcnow
 from api.models.enums import Role
 from api.notifications.service import notify_organisation
+from api.privacy.service import erase
 from api.suggestions.service import summary_payload
 from tests import factories
+from tests.calls_platform.world import make_call, make_consortium
 from tests.helpers import csrf_of, register, sign_in_afresh
 from tests.samples import VISION_NEED, VISION_OFFER
 
@@ -141,6 +145,28 @@ def test_the_export_holds_all_own_data_and_nothing_hidden_of_others(client, worl
     assert event.ip == "testclient"
 
 
+def test_the_export_holds_the_calls_fitting_us_and_our_consortia_with_partners_anonymous(client, world):
+    company_org = world["company"]["organization"]["id"]
+    with unit_of_work(world["sessions"]) as session:
+        call = make_call(session)
+        session.add(
+            CallFit(call_id=call.id, posting_id=world["need"]["id"], organisation_id=company_org, score=0.8)
+        )
+        lab_org = world["lab"]["organization"]["id"]
+        invited = make_consortium(session, call, [company_org, lab_org], status="invited")
+        make_consortium(session, call, [company_org, lab_org], status="pending_review")
+        call_title, invited_id = call.title, invited.id
+    document = client.get("/api/v1/organisations/me/export", headers=world["company"]["headers"]).json()
+    assert [(f["call_title"], f["posting_id"]) for f in document["call_fits"]] == [
+        (call_title, world["need"]["id"])
+    ]
+    # The invitation, not the proposal still waiting for a facilitator; the lab stays anonymous.
+    [consortium] = document["consortia"]
+    assert consortium["id"] == invited_id and consortium["status"] == "invited"
+    assert sorted(m["yours"] for m in consortium["members"]) == [False, True]
+    assert world["lab"]["organization"]["name"] not in json.dumps(document)
+
+
 def test_the_export_needs_an_organisation_and_a_login(client, world):
     assert client.get("/api/v1/organisations/me/export").status_code == 401
     admin = login(client, "root@example.it")
@@ -217,6 +243,18 @@ def test_deleting_an_organisation_erases_its_data_and_withdraws_the_counterparts
     admin = login(client, "root@example.it")
     again = client.delete(f"/api/v1/organisations/{org_id}", headers=admin)
     assert again.status_code == 404 and "does not exist" in again.json()["detail"]
+
+
+def test_an_erasure_asks_the_workers_to_forget_the_erased_peoples_kept_mails(world):
+    company = world["company"]
+    jobs = JobBuffer()
+    with unit_of_work(world["sessions"]) as session:
+        admin = session.scalar(select(User).where(User.role == Role.admin.value))
+        organisation = session.get(Organisation, company["organization"]["id"])
+        erase(session, jobs=jobs, actor=admin, organisation=organisation)
+    [(job, (keys,))] = [(job, args) for job, args in jobs.pending if job == FORGET_RECIPIENTS]
+    # Hashes, not the addresses: a job message may outlive the erasure in the broker.
+    assert keys == [recipient_key(company["user"]["email"])] and company["user"]["email"] not in str(keys)
 
 
 def test_only_admins_delete_another_organisation(client, world):

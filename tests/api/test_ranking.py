@@ -5,7 +5,16 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from api.matching.ranking import Candidate, clearly_fitting, deliverable, match_probe, pair_features, rank
+from api.matching import ranking as ranking_module
+from api.matching.ranking import (
+    Candidate,
+    clearly_fitting,
+    deliverable,
+    match_probe,
+    pair_features,
+    rank,
+    surely_ranked,
+)
 from api.matching.replica import IndexReplica, PostingFacts
 from embeddings.scoring import FEATURES, Calibration
 
@@ -141,3 +150,29 @@ def test_the_cheap_part_of_a_ranking_changes_no_pair_the_rule_delivers():
         skipped += len(asked) - match.ranking_of.cache_info().currsize  # type: ignore[attr-defined]
     assert delivered > 100  # pairs were delivered: the comparison is not between two empty sets
     assert skipped > 1000  # and the shortcut settled needs without their full ranking
+
+
+def test_the_first_small_part_settles_the_same_needs_as_the_whole_part(monkeypatch):
+    # surely_ranked scores FIRST_PART neighbours of every need, then PART_SIZE of those still open:
+    # the needs it leaves open are exactly those one part of PART_SIZE leaves open.
+    replica = _clustered_replica(np.random.default_rng(4), 400)
+    calibration = Calibration((3.0, 2.0, 2.0, 0.3, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0), -3.2, 0.5, 2, 0.1)
+    offers = [i for i, f in replica.facts.items() if f.kind == "offer"][:30]
+    needs = [i for i, f in replica.facts.items() if f.kind == "need"]
+    part_size = ranking_module.PART_SIZE
+
+    def open_needs() -> dict[int, set[int]]:
+        out = {}
+        for offer in offers:
+            parts = surely_ranked(replica, needs, offer, calibration, candidates=12)
+            out[offer] = {n for n in needs if offer in ids(clearly_fitting(parts[n], calibration))}
+        return out
+
+    staged = open_needs()
+    monkeypatch.setattr(ranking_module, "PART_SIZE", ranking_module.FIRST_PART)
+    first_only = open_needs()
+    monkeypatch.setattr(ranking_module, "PART_SIZE", part_size)
+    monkeypatch.setattr(ranking_module, "FIRST_PART", part_size)
+    assert staged == open_needs()
+    # Both stages did work: the first settled most needs, the second some of those it left open.
+    assert sum(map(len, staged.values())) < sum(map(len, first_only.values())) < len(offers) * len(needs) / 2

@@ -69,6 +69,34 @@ def test_bad_calls_get_a_clear_4xx_and_nothing_is_stored(client, db):
         assert session.scalar(select(func.count()).select_from(Call)) == 0
 
 
+def test_a_call_is_edited_by_its_facilitator_and_a_changed_text_is_matched_again(client, db):
+    fac = _token(client, _facilitator(db))
+    made = client.post("/api/v1/calls", json=CALL_BODY, headers=fac).json()
+    deadline = (utcnow() + timedelta(days=90)).isoformat()
+    moved = client.put(f"/api/v1/calls/{made['id']}", json={**CALL_BODY, "deadline": deadline}, headers=fac)
+    assert moved.status_code == 200 and moved.json()["deadline"][:10] == deadline[:10]
+    assert moved.json()["revision"] == made["revision"]  # a new deadline alone needs no new match
+    text = {**CALL_BODY, "description": CALL_BODY["description"] + " Anche la tracciabilità dei lotti."}
+    edited = client.put(f"/api/v1/calls/{made['id']}", json=text, headers=fac).json()
+    assert edited["revision"] == made["revision"] + 1
+    bad = client.put(
+        f"/api/v1/calls/{made['id']}", json={**CALL_BODY, "trl_min": 9, "trl_max": 2}, headers=fac
+    )
+    assert bad.status_code == 422
+    elsewhere = client.put(
+        f"/api/v1/calls/{made['id']}", json={**CALL_BODY, "s3_areas": ["agrifood"]}, headers=fac
+    )
+    assert elsewhere.status_code == 403
+    other = client.post("/api/v1/calls", json={**CALL_BODY, "external_id": "step-2027"}, headers=fac).json()
+    clash = client.put(
+        f"/api/v1/calls/{made['id']}", json={**CALL_BODY, "external_id": "step-2027"}, headers=fac
+    )
+    assert clash.status_code == 409 and str(other["id"]) in clash.json()["detail"]
+    with db() as session:
+        call = session.get(Call, made["id"])
+        assert call.description == text["description"] and call.external_id is None
+
+
 def test_a_call_past_its_deadline_reads_closed_and_the_pass_closes_it(client, db):
     fac = _token(client, _facilitator(db))
     call_id = client.post("/api/v1/calls", json=CALL_BODY, headers=fac).json()["id"]
@@ -143,6 +171,25 @@ def test_an_unmet_rule_leaves_no_proposal_and_the_dashboard_says_why(db):
         [upcoming] = board.upcoming_calls
         assert upcoming.fitting_organisations == 2 and upcoming.consortia == 0
         assert "partner" in upcoming.unmet_reason
+
+
+def test_partners_from_two_countries_meet_a_rule_that_asks_for_two(db):
+    def proposed(lab_country: str) -> int:
+        with unit_of_work(db) as session:
+            call = make_call(
+                session, consortium_rule={"min_partners": 2, "max_partners": 4, "min_countries": 2}
+            )
+            need = _fit(session, call, "company", VISION_NEED)
+            need_id = session.scalar(
+                select(Posting.id).where(Posting.organisation_id == need.organisation_id)
+            )
+            lab = _fit(session, call, "research_lab", VISION_OFFER, pair_with=need_id)
+            lab.organisation.country = lab_country
+            session.flush()
+            return proposals.propose_consortia(session, jobs=JobBuffer(), call_id=call.id, revision=1)
+
+    assert proposed("IT") == 0  # both Italian: one country only
+    assert proposed("DE") == 1
 
 
 def test_contacts_show_only_between_members_who_both_accepted(db):

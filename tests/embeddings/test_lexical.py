@@ -198,3 +198,28 @@ def test_negative_counts_are_rejected():
     with pytest.raises(ValueError):
         index.upsert(1, "need", {"a": -1})
     assert 1 not in index
+
+
+def test_many_bags_at_once_score_as_each_bag_alone():
+    # The delivery rule weighs a hundred bags in one call: the same cosines as one call per bag,
+    # with unknown terms, zero and very large counts (beyond the tf table), and an empty bag.
+    rng = random.Random(5)
+    vocab = [f"t{n}" for n in range(40)]
+    docs = {i: (("need", "offer")[i % 2], random_bag(rng, vocab)) for i in range(1, 61)}
+    index = LexicalIndex()
+    for doc_id, (kind, bag) in docs.items():
+        index.upsert(doc_id, kind, bag)
+    bags = [random_bag(rng, vocab + ["unseen"], max_terms=12) for _ in range(30)]
+    bags[3] = {**bags[3], "t1": 0, "t2": 5000, "unseen": 2}
+    bags[7] = {}
+    ids_of = [rng.sample(range(1, 70), rng.randint(0, 12)) for _ in bags]
+    together = index.similarity_many(bags, ids_of)
+    alone = np.concatenate([index.similarity(bag, ids) for bag, ids in zip(bags, ids_of, strict=True)])
+    assert np.array_equal(together, alone)
+    expected = [
+        reference_cosines(docs, bag).get(i, 0.0) for bag, ids in zip(bags, ids_of, strict=True) for i in ids
+    ]
+    assert together.tolist() == pytest.approx(expected, abs=TOL)
+    assert together[sum(len(ids) for ids in ids_of[:3]) :][: len(ids_of[3])].any()  # the odd bag scores
+    with pytest.raises(ValueError, match="'t5'"):
+        index.similarity_many([{"t4": 1}, {"t5": -2}], [[1], [2]])

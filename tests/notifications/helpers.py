@@ -16,7 +16,7 @@ from api.mail.transport import OutboxTransport, Transport
 from api.models import Delivery, User
 from api.models.base import utcnow
 from api.notifications.channels import EmailChannel, MailSettings
-from api.notifications.delivery import deliver
+from api.notifications.delivery import deliver, deliver_many
 from api.notifications.digest import send_digest
 from api.notifications.service import notify_users
 from tests import factories
@@ -71,6 +71,11 @@ class Mailer:
             delivery_id=delivery_id,
             max_attempts=max_attempts,
             clock=lambda: now or utcnow(),
+        )
+
+    def deliver_many(self, delivery_ids: list[int], *, max_attempts: int = 5) -> dict[int, str]:
+        return deliver_many(
+            self.units, {"email": self.channel}, delivery_ids=delivery_ids, max_attempts=max_attempts
         )
 
     def digest(self, user_id: int, *, now: datetime | None = None, max_attempts: int = 5) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -19,11 +20,11 @@ from api.notifications.channels import LiveChannel
 from api.notifications.delivery import LEASE, claim, deliver, sweep
 from api.notifications.digest import enqueue_due_digests
 from api.notifications.service import dispatch, notify_users
-from tests.notifications.helpers import Mailer
+from tests.notifications.helpers import MAIL, Mailer
 from tests.notifications.smtp import smtp_server
 
 
-def test_a_notification_gets_one_delivery_per_channel_and_one_job_each_after_commit(settings):
+def test_a_notification_gets_one_delivery_per_channel_and_one_job_for_them_after_commit(settings):
     mailer = Mailer(settings)
     user_id = mailer.user()
     jobs = JobBuffer()
@@ -39,8 +40,7 @@ def test_a_notification_gets_one_delivery_per_channel_and_one_job_each_after_com
         ("email", "pending", 0),
     ]
     assert [(job.actor_name, args) for job, args in jobs.pending] == [
-        (DELIVER_NOTIFICATION.actor_name, (rows[0].id,)),
-        (DELIVER_NOTIFICATION.actor_name, (rows[1].id,)),
+        (DELIVER_NOTIFICATION.actor_name, ([rows[0].id, rows[1].id],)),
     ]
 
 
@@ -90,7 +90,7 @@ def test_the_sweeper_requeues_a_stuck_delivery_and_a_crash_after_sending_repeats
     now = utcnow()
     # A worker claims the row and sends, then dies before marking it sent.
     with mailer.units() as uow:
-        assert claim(uow.session, delivery_id, now)
+        assert claim(uow.session, [delivery_id], now) == [delivery_id]
         row = uow.session.get(Delivery, delivery_id)
         notification = uow.session.get(Notification, row.notification_id)
         plan = mailer.channel.plan(
@@ -229,3 +229,30 @@ def test_a_delivery_that_cannot_be_prepared_counts_the_attempt_and_keeps_the_err
     assert (row.status, row.attempts) == ("pending", 1) and "webhook" in row.last_error
     assert mailer.deliver(delivery_id, max_attempts=2) == "failed"
     assert mailer.statuses([delivery_id]) == ["failed"] and mailer.mails() == []
+
+
+def test_a_batch_marks_what_it_sent_and_a_retry_sends_only_the_refused_mail(settings):
+    with smtp_server() as (server, url):
+        mailer = Mailer(settings, transport=SmtpTransport(url))
+        users = [mailer.user() for _ in range(3)]
+        ids = [mailer.notify(user_id, suggestion_id=n) for n, user_id in enumerate(users)]
+        with mailer.sessions() as session:
+            refused = session.get(User, users[1]).email
+        server.refused.add(refused)
+        with pytest.raises(Exception, match="Mailbox temporarily unavailable"):
+            mailer.deliver_many(ids)
+        assert mailer.statuses(ids) == ["sent", "pending", "sent"]
+        assert [row.attempts for row in mailer.rows(ids)] == [1, 1, 1]
+        server.refused.clear()
+        assert mailer.deliver_many(ids) == {ids[1]: "sent"}  # the sent ones are not claimed again
+        assert mailer.statuses(ids) == ["sent"] * 3
+        assert sorted(m["To"] for m in server.received).count(refused) == 1 and len(server.received) == 3
+
+
+def test_mails_of_one_recipient_in_one_batch_count_against_the_daily_cap(settings):
+    mailer = Mailer(settings, mail=replace(MAIL, daily_cap=2))
+    user_id = mailer.user()
+    ids = [mailer.notify(user_id, suggestion_id=n) for n in range(4)]
+    outcomes = mailer.deliver_many(ids)
+    assert [outcomes[i] for i in ids] == ["sent", "sent", "deferred", "deferred"]
+    assert len(mailer.mails()) == 2
