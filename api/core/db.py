@@ -106,10 +106,9 @@ def _then_leave(method: Callable[[sqlite3.Connection], None]) -> Callable[[Any],
 
 
 def _take_write_gate(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+    # Listened to only on engines whose connections are GatedConnection.
     if statement.lstrip()[:7].upper().startswith(_WRITES):
-        dbapi_connection = conn.connection.dbapi_connection
-        if hasattr(dbapi_connection, "enter_write"):
-            dbapi_connection.enter_write()
+        conn.connection.dbapi_connection.enter_write()
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

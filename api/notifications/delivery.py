@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -125,30 +125,32 @@ def deliver_many(
     outcomes: dict[int, str] = {}
     retry: list[Exception] = []
     with units() as uow:
-        taken = claim(uow.session, delivery_ids, clock())
-        rounds = _rounds(
-            uow.session.execute(
-                select(Delivery.id, Delivery.channel, Delivery.recipient_id).where(Delivery.id.in_(taken))
-            )
-        )
+        taken = _rows(uow.session, claim(uow.session, delivery_ids, clock()))
+        rounds = _rounds(taken)
+        first = set(rounds[0]) if rounds else set()
         sends = _plan(
-            uow.session, channels, rounds[0] if rounds else [], clock(), max_attempts, outcomes, retry
+            uow.session, channels, [d for d in taken if d.id in first], clock(), max_attempts, outcomes, retry
         )
     for n in range(len(rounds)):
         if n:
             with units() as uow:
-                sends = _plan(uow.session, channels, rounds[n], clock(), max_attempts, outcomes, retry)
+                rows = _rows(uow.session, rounds[n])
+                sends = _plan(uow.session, channels, rows, clock(), max_attempts, outcomes, retry)
         _send_and_mark(units, channels, sends, clock, max_attempts, outcomes, retry)
     if retry:
         raise retry[0]
     return outcomes
 
 
-def _rounds(rows: Iterable[tuple[int, str, int]]) -> list[list[int]]:
+def _rows(session: Session, delivery_ids: list[int]) -> list[Delivery]:
+    return list(session.scalars(select(Delivery).where(Delivery.id.in_(delivery_ids)).order_by(Delivery.id)))
+
+
+def _rounds(rows: list[Delivery]) -> list[list[int]]:
     """Delivery ids in rounds: the n-th row of each (channel, recipient) goes in round n."""
     rounds: list[list[int]] = []
     seen: Counter[tuple[str, int]] = Counter()
-    for delivery_id, channel, recipient in sorted(rows):
+    for delivery_id, channel, recipient in ((d.id, d.channel, d.recipient_id) for d in rows):
         n = seen[(channel, recipient)]
         seen[(channel, recipient)] += 1
         if n == len(rounds):
@@ -160,7 +162,7 @@ def _rounds(rows: Iterable[tuple[int, str, int]]) -> list[list[int]]:
 def _plan(
     session: Session,
     channels: Mapping[str, Channel],
-    delivery_ids: list[int],
+    deliveries: list[Delivery],
     now: datetime,
     max_attempts: int,
     outcomes: dict[int, str],
@@ -168,9 +170,7 @@ def _plan(
 ) -> list[tuple[int, str, Plan]]:
     """Let each row's channel decide; settle the rows not sent now, return the sends."""
     sends = []
-    for delivery in session.scalars(
-        select(Delivery).where(Delivery.id.in_(delivery_ids)).order_by(Delivery.id)
-    ):
+    for delivery in deliveries:
         try:
             with session.begin_nested():
                 notification = session.get(Notification, delivery.notification_id)
