@@ -43,7 +43,9 @@ PASSWORD = "a-long-password"
 
 
 @pytest.fixture(scope="module")
-def web_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def web_stack(
+    request: pytest.FixtureRequest, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
     workdir = tmp_path_factory.mktemp("browser")
     with migrated_database("sqlite", workdir) as database_url:
         stack = Stack(database_url=database_url, redis_url=redis_url, data_dir=workdir)
@@ -63,7 +65,7 @@ def web_stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
             yield stack
         finally:
             stack.stop()
-            if any(p.returncode not in (None, 0) for p in stack.workers):
+            if request.node.session.testsfailed or any(p.returncode not in (None, 0) for p in stack.workers):
                 print(stack.logs())
 
 
@@ -95,6 +97,15 @@ def browser_contexts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[
 
 def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def bell_shows(page: Page, base: str, count: str, timeout: float = 5_000) -> None:
+    try:
+        expect(page.locator("#bell-count")).to_have_text(count, timeout=timeout)
+    except AssertionError as exc:
+        # Say what the member was told, so a failure names the notification that came early.
+        told = page.request.get(f"{base}/api/v1/notifications").json()
+        raise AssertionError(f"{exc}\nthe member's notifications: {told}") from None
 
 
 def register_and_post(page: Page, base: str, *, org: str, org_type: str, email: str, body: dict) -> None:
@@ -142,7 +153,7 @@ def test_company_lab_and_facilitator_walk_the_whole_journey(web_stack: Stack, br
         body=VISION_OFFER,
     )
     shot(lab, "2-lab-posted-offer")
-    expect(company.locator("#bell-count")).to_have_text("0")
+    bell_shows(company, base, "0")  # the suggestion waits for the facilitator
 
     facilitator.goto(f"{base}/login")
     facilitator.fill("input[name=email]", FACILITATOR)
@@ -165,7 +176,7 @@ def test_company_lab_and_facilitator_walk_the_whole_journey(web_stack: Stack, br
     shot(facilitator, "4b-cluster-dashboard")
 
     # The company's page was never reloaded: the bell heard about it on the live stream.
-    expect(company.locator("#bell-count")).to_have_text("1", timeout=30_000)
+    bell_shows(company, base, "1", timeout=30_000)
     company.click("#bell summary")
     expect(company.locator("#bell-count")).to_have_text("0")  # opening the bell marks it read
     shot(company, "5-company-bell")

@@ -135,7 +135,9 @@ def test_each_worker_process_serves_its_metrics_on_the_first_free_port():
     first, second = WorkerMetricsServer("127.0.0.1", port), WorkerMetricsServer("127.0.0.1", port)
     first.after_worker_boot(NoRedis(), None)
     second.after_worker_boot(NoRedis(), None)
-    assert (first.bound_port, second.bound_port) == (port, port + 1)
+    # the next port may belong to another process on a shared machine: the second server
+    # takes the first free one after the first's, wherever that is
+    assert first.bound_port == port and second.bound_port > port
     body = httpx.get(f"http://127.0.0.1:{second.bound_port}/", timeout=5).text
     assert "clustermatch_messages_total" in body and "clustermatch_deliveries_total" in body
 
