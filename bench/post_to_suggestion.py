@@ -133,9 +133,10 @@ def run(runs: int, *, url: str | None, port: int, pause: float, seed: int) -> di
                 encode["second"].append(second_ms)
                 encode["both"].append(both_ms)
                 time.sleep(pause / 3)
-                # Quiet for half the fastest time so far (none at first): no poll can be early.
-                quiet = 0.5 * min(timings) if timings else 0.0
-                elapsed = time_one(client, owner, need, quiet_ms=quiet)
+                # The worker must encode the need before anything can be readable: the bench keeps
+                # quiet for as long as encoding it took here (a late first poll can only add to the
+                # figure, never take from it), so its polls do not take the CPU the encode needs.
+                elapsed = time_one(client, owner, need, quiet_ms=both_ms)
                 if elapsed is None:
                     missed += 1
                 else:

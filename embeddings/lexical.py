@@ -46,8 +46,10 @@ BATCH = 4
 # 1 + ln count barely moves.
 MAX_COUNT = 2**16 - 1
 # How far a term's B = ln(1 + df) may move before the norms of the documents holding it are
-# brought up to date (`_Shard.sync`).
-NORM_TOLERANCE = 1e-4
+# brought up to date (`_Shard.sync`). A term of df d moves by ~1/d a new document, so a sync costs
+# about min(d, 1 / NORM_TOLERANCE) per term of each upsert, amortised. As idf >= 1 (typically 3-10),
+# a norm drifts by well under 1% meanwhile: enough to pick candidates, which are scored exactly.
+NORM_TOLERANCE = 1e-2
 
 
 class _Growable:
@@ -261,8 +263,8 @@ class _Shard:
         NORM_TOLERANCE since they were last in sync.
 
         A column's posting list is long exactly when its B moves slowly (a term in half of a million
-        documents moves by 2e-6 a new document), so a common term is re-synced every few dozen
-        upserts instead of on every one; a rare term on each. The norms drift by less than
+        documents moves by 2e-6 a new document), so a common term is re-synced once every many
+        upserts; a rare one (df under 1 / NORM_TOLERANCE) on each. The norms drift by less than
         NORM_TOLERANCE (relative, as idf >= 1) meanwhile: searches only pick candidates, which
         `similarity` then scores exactly.
         """
@@ -272,11 +274,20 @@ class _Shard:
         changed = np.flatnonzero(np.abs(b[:width] - self.b_ref) > NORM_TOLERANCE)
         if not changed.size:
             return
-        sub = self.mat[:, changed]
-        squared = sp.csc_array((np.square(sub.data), sub.indices, sub.indptr), shape=sub.shape)
         old, new = self.b_ref[changed], b[changed]
-        self.s[:, 1:] += squared @ np.column_stack([new - old, new * new - old * old])
         self.b_ref[changed] = new
+        sub = self.mat[:, changed]
+        if not sub.nnz:
+            return
+        # Only the slots on the changed columns' posting lists move: accumulate over those (a
+        # sparse-by-dense product would write a dense column of every slot on each sync).
+        squared = np.square(sub.data)
+        column = np.repeat(np.arange(changed.size), np.diff(sub.indptr))
+        slots, at = np.unique(sub.indices, return_inverse=True)
+        self.s[slots, 1] += np.bincount(at, weights=squared * (new - old)[column], minlength=slots.size)
+        self.s[slots, 2] += np.bincount(
+            at, weights=squared * (new * new - old * old)[column], minlength=slots.size
+        )
 
     def cosines(self, q: _Query) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(doc ids, cosine, alive) over every slot and pending row; dead ones score 0."""

@@ -223,3 +223,27 @@ def test_many_bags_at_once_score_as_each_bag_alone():
     assert together[sum(len(ids) for ids in ids_of[:3]) :][: len(ids_of[3])].any()  # the odd bag scores
     with pytest.raises(ValueError, match="'t5'"):
         index.similarity_many([{"t4": 1}, {"t5": -2}], [[1], [2]])
+
+
+def test_lazily_synced_norms_stay_within_the_tolerance_and_similarity_stays_exact():
+    # After a merge, upserts move B: the rare terms' by more than NORM_TOLERANCE (their docs'
+    # norms are re-synced at the next search), the common terms' (df in the hundreds) by less (not
+    # yet). Search scores may drift that little, never more; `similarity` stays exact.
+    rng = random.Random(11)
+    common, rare = [f"c{n}" for n in range(6)], [f"r{n}" for n in range(40)]
+    index = LexicalIndex(merge_threshold=500)
+    docs: dict[int, tuple[str, dict[str, int]]] = {}
+    for doc_id in range(1000):
+        bag = {t: rng.randint(1, 3) for t in rng.sample(common, 4) + rng.sample(rare[: 10 + doc_id // 25], 3)}
+        index.upsert(doc_id, "need", bag)
+        docs[doc_id] = ("need", bag)
+        if doc_id % 10 == 0:
+            index.search("need", {"c0": 1}, 1)  # merges or syncs, as the matcher's searches do
+    assert index._shards["need"].mat.shape[0] >= 500  # most docs in the matrix, whose norms sync
+    query = {"c1": 2, "c2": 1, "r3": 1, "r30": 3}
+    expected = reference_cosines(docs, query)
+    ids, cos = index.scores("need", query)
+    for doc_id, score in zip(ids.tolist(), cos.tolist(), strict=True):
+        assert score == pytest.approx(expected[doc_id], rel=1e-2, abs=TOL)
+    probe = rng.sample(range(1000), 50)
+    assert index.similarity(query, probe).tolist() == pytest.approx([expected[i] for i in probe], abs=TOL)
