@@ -73,7 +73,7 @@ def embed_posting(posting_id: int, revision: int) -> None:
         encoded, multi = res.encode(task.representation)
         encode_ms, storing = _ms(encoding), time.perf_counter()
         with res.unit_of_work() as uow:
-            store_embedding(
+            stored = store_embedding(
                 uow.session,
                 jobs=uow.jobs,
                 task=task,
@@ -81,6 +81,7 @@ def embed_posting(posting_id: int, revision: int) -> None:
                 model=res.model,
                 multi_vector=multi,
                 multi_model=res.multi_model,
+                enqueue_match=not res.matches_inline,
             )
         log.info(
             "posting %s r%s embedded (%d texts): queued %.0f ms, read %.0f ms, encode %.0f ms, store %.0f ms",
@@ -92,6 +93,29 @@ def embed_posting(posting_id: int, revision: int) -> None:
             encode_ms,
             _ms(storing),
         )
+    if stored and res.matches_inline:
+        match_after_embedding(res, posting_id, revision)
+
+
+def match_after_embedding(res: WorkerResources, posting_id: int, revision: int) -> None:
+    """Match what this message just embedded, in the same message: this process serves the
+    matching queue, so the hop would only add an enqueue, a fetch and a wait.
+
+    If the process dies before the match commits, the embed message (not acked yet) is delivered
+    again and finds the embedding stored, which enqueues the match (`embedding_task`); if the match
+    fails, it is queued for the matching step, whose retries and failure records take over (and if
+    even that enqueue fails, this message is retried, with the same result).
+    """
+    try:
+        match_step(res, posting_id, revision, waited=0.0, after="embedding")
+    except Exception:
+        log.warning(
+            "posting %s r%s: matching after embedding failed; queued for the matching step",
+            posting_id,
+            revision,
+        )
+        with res.unit_of_work() as uow:
+            uow.jobs.enqueue(MATCH_POSTING, posting_id, revision)
 
 
 @dramatiq.actor(
@@ -100,8 +124,11 @@ def embed_posting(posting_id: int, revision: int) -> None:
     **actor_policy(MATCH_POSTING.actor_name),
 )
 def match(posting_id: int, revision: int) -> None:
-    res = current()
-    waited, started = queued_ms(), time.perf_counter()
+    match_step(current(), posting_id, revision, waited=queued_ms(), after="queue")
+
+
+def match_step(res: WorkerResources, posting_id: int, revision: int, *, waited: float, after: str) -> None:
+    started = time.perf_counter()
     replica, policy = res.current_replica(), res.match_policy
     with posting_failures(posting_id, "matching"):
         # Read, then rank with no transaction open, then write: the search holds no database
@@ -119,9 +146,10 @@ def match(posting_id: int, revision: int) -> None:
             uow.jobs.enqueue(MATCH_POSTING_TO_CALLS, posting_id, revision)  # open funding calls it may fit
     SUGGESTIONS_CREATED.inc(created)  # after the commit: only what was stored
     log.info(
-        "posting %s r%s match step: queued %.0f ms, took %.0f ms (rank %.0f ms)",
+        "posting %s r%s match step (after the %s): queued %.0f ms, took %.0f ms (rank %.0f ms)",
         posting_id,
         revision,
+        after,
         waited,
         _ms(started),
         ranked_ms,

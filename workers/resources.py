@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from api.core.db import sessions_for
 from api.core.encoders import pivot_encoder
+from api.core.jobs import MATCH_POSTING
 from api.core.redis_server import redis_url
 from api.core.settings import Settings
 from api.core.uow import UnitOfWork, transaction
@@ -43,6 +44,8 @@ class WorkerResources:
     broker: dramatiq.Broker
     mail: Transport
     index_generation: bytes | None = None
+    # This process serves the matching queue too: what it embeds, it matches in the same message.
+    matches_inline: bool = False
     _reload: threading.Thread | None = field(default=None, repr=False)
     _reload_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -188,7 +191,10 @@ class WorkerResourcesMiddleware(dramatiq.Middleware):
         self.settings = settings
 
     def before_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        install(build(self.settings, broker))
+        resources = build(self.settings, broker)
+        served = worker.consumer_whitelist  # None or empty: every queue
+        resources.matches_inline = not served or MATCH_POSTING.queue_name in served
+        install(resources)
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         install(None)

@@ -70,9 +70,11 @@ def store_embedding(
     model: str,
     multi_vector: np.ndarray | None = None,
     multi_model: str = "",
+    enqueue_match: bool = True,
 ) -> bool:
     """Store the encoder's rows for `task.representation.texts` (and the second encoder's vector
-    of `task.representation.raw`, if any); False if the posting moved on."""
+    of `task.representation.raw`, if any); False if the posting moved on. The matching step is
+    enqueued with the commit, unless the caller runs it itself once committed (`enqueue_match`)."""
     posting = open_at_revision(session, task.posting_id, task.revision)
     if posting is None:
         return False  # closed or edited while we were encoding
@@ -95,7 +97,8 @@ def store_embedding(
     embedding.changed_at = now
     posting.pipeline_state = PipelineState.embedded.value
     posting.pipeline_updated_at = now
-    jobs.enqueue(MATCH_POSTING, task.posting_id, task.revision)
+    if enqueue_match:
+        jobs.enqueue(MATCH_POSTING, task.posting_id, task.revision)
     return True
 
 

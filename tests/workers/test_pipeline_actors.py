@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from datetime import timedelta
 from email import message_from_bytes
 from email.message import Message
@@ -191,6 +193,42 @@ def test_redelivered_messages_create_no_duplicates(pipeline):
     pipeline.drain()
     assert count(pipeline, Suggestion) == 1
     assert count(pipeline, Notification) == 2
+
+
+def test_a_worker_serving_the_matching_queue_matches_what_it_embeds_in_the_same_message(
+    pipeline, monkeypatch, caplog
+):
+    monkeypatch.setattr(pipeline.resources, "matches_inline", True)
+    caplog.set_level(logging.INFO, logger="workers.actors")
+    need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
+    assert states(pipeline, [need_id, offer_id]) == {need_id: "matched", offer_id: "matched"}
+    assert count(pipeline, Suggestion) == 1
+    steps = [r.getMessage() for r in caplog.records if "match step" in r.getMessage()]
+    assert len(steps) == 2 and all("(after the embedding)" in step for step in steps), steps
+
+
+def test_a_match_that_fails_after_embedding_is_queued_for_the_matching_step(pipeline, monkeypatch, caplog):
+    from workers import actors  # bound to the test broker, which the fixture installed first
+
+    monkeypatch.setattr(pipeline.resources, "matches_inline", True)
+    ranked = actors.rank_for_match
+    calls = []
+
+    def fails_first(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("replica busy")
+        return ranked(*args, **kwargs)
+
+    monkeypatch.setattr(actors, "rank_for_match", fails_first)
+    caplog.set_level(logging.INFO, logger="workers.actors")
+    need_id, offer_id = publish(pipeline, VISION_NEED, VISION_OFFER)
+    assert states(pipeline, [need_id, offer_id]) == {need_id: "matched", offer_id: "matched"}
+    assert count(pipeline, Suggestion) == 1 and count(pipeline, Embedding) == 2
+    (failed,) = re.findall(r"posting (\d+) r1: matching after embedding failed", caplog.text)
+    assert f"posting {failed} r1 match step (after the queue)" in caplog.text
+    with pipeline.sessions() as session:
+        assert session.get(Posting, int(failed)).pipeline_error is None  # the queued step cleared it
 
 
 def test_closing_a_posting_withdraws_its_suggestions_and_removes_it_from_the_index(pipeline):
