@@ -10,7 +10,7 @@ import dramatiq
 
 from api.calls.jobs import EMBED_CALL, MATCH_CALL, MATCH_POSTING_TO_CALLS, PROPOSE_CONSORTIA
 from api.calls.matching import call_embedding_task, match_call, match_posting_to_calls, store_call_embedding
-from api.calls.proposals import propose_consortia, replica_pair_fit
+from api.calls.proposals import propose_consortia, replica_answers
 from api.calls.relevance import default_call_calibration
 from api.models import Call
 from workers.broker import actor_policy
@@ -109,5 +109,5 @@ def propose_call_consortia(call_id: int, revision: int) -> None:
             jobs=uow.jobs,
             call_id=call_id,
             revision=revision,
-            matcher_fit=replica_pair_fit(replica, res.match_policy.calibration),
+            matcher_answers=replica_answers(replica, res.match_policy.calibration),
         )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -175,6 +175,8 @@ def match_call(
     call.pipeline_error = None
     call.pipeline_updated_at = now
     dispatch(session, jobs, notifications)
+    # The whole call was matched (new, or its terms edited): its proposals consider every fit again.
+    session.execute(update(CallFit).where(CallFit.call_id == call.id).values(proposals_seen_at=None))
     jobs.enqueue(PROPOSE_CONSORTIA, call.id, revision)
     log.info("call %s r%s matched: %d new fits", call_id, revision, created)
     return created
@@ -204,7 +206,8 @@ def match_posting_to_calls(
     ]
     if not calls:
         return 0
-    replica.sync(session)
+    if not replica.holds(posting_id, revision):  # only this posting is scored: no other row matters
+        replica.sync(session)
     if posting_id not in replica:
         return 0  # not embedded for the replica's model yet: its own pipeline comes back here
     created = 0

@@ -7,7 +7,9 @@ Contacts are revealed only between members who both accepted (`policy.can_see_me
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from api.audit import service as audit
 from api.authz import policy
-from api.calls.consortium import CallCandidate, Group, PairFit, propose_groups
+from api.calls.consortium import CallCandidate, Group, propose_groups
 from api.calls.eligibility import eligibility
 from api.calls.matching import open_call_at
 from api.calls.service import is_open, terms_of
@@ -50,17 +52,23 @@ def member_key(organisation_ids: frozenset[int]) -> str:
     return ",".join(str(i) for i in sorted(organisation_ids))
 
 
-def replica_pair_fit(replica: IndexReplica, calibration: Calibration) -> PairFit:
-    """How well an offer answers a need by the matcher's own score on the replica (None below
-    its threshold): pairs the matcher never suggested (past its per-posting cap) still count."""
+# How well an offer answers a need by the matcher's own score, for one need and many offers at
+# once: {offer id: score} of the offers at or above its threshold.
+MatcherAnswers = Callable[[int, list[int]], dict[int, float]]
 
-    def fit(need_id: int, offer_id: int) -> float | None:
-        if need_id not in replica or offer_id not in replica:
-            return None
-        [candidate] = score_against(replica, replica.probe(need_id), [offer_id], calibration)
-        return candidate.score if candidate.score >= calibration.threshold else None
 
-    return fit
+def replica_answers(replica: IndexReplica, calibration: Calibration) -> MatcherAnswers:
+    """The matcher's answers on the replica: pairs it never suggested (past its per-posting cap)
+    still count. One batch of features for each need, however many offers the call has."""
+
+    def answers(need_id: int, offer_ids: list[int]) -> dict[int, float]:
+        ids = [i for i in offer_ids if i in replica]
+        if need_id not in replica or not ids:
+            return {}
+        scored = score_against(replica, replica.probe(need_id), ids, calibration)
+        return {c.posting_id: c.score for c in scored if c.score >= calibration.threshold}
+
+    return answers
 
 
 def propose_consortia(
@@ -70,24 +78,31 @@ def propose_consortia(
     call_id: int,
     revision: int,
     now: datetime | None = None,
-    matcher_fit: PairFit | None = None,
+    matcher_answers: MatcherAnswers | None = None,
 ) -> int:
     """Propose the groups the builder finds among the call's fits; returns how many are new.
 
     Idempotent: a group already proposed for the call (unique member key) is not proposed again.
     When no group can be formed, the builder's reason is kept on the call for the dashboard.
+    Only a fit not yet taken into account (`CallFit.proposals_seen_at`) is a reason to run: the
+    jobs of a burst of fits for one call (a bulk import) cost one run, the others a query. A fit
+    committed while a run reads stays unseen, so its own job runs again.
     """
     now = now or utcnow()
     call = open_call_at(session, call_id, revision, now)
     if call is None:
         return 0
-    terms = terms_of(call)
     fits = session.scalars(
         select(CallFit)
         .join(Posting, Posting.id == CallFit.posting_id)
         .where(CallFit.call_id == call.id, Posting.status == PostingStatus.open.value)
         .order_by(CallFit.id)
     ).all()
+    unseen = [fit.id for fit in fits if fit.proposals_seen_at is None]
+    if not unseen:
+        return 0
+    session.execute(update(CallFit).where(CallFit.id.in_(unseen)).values(proposals_seen_at=now))
+    terms = terms_of(call)
     judged_at = max(now, call.opens_at)
     candidates = [
         CallCandidate(
@@ -113,6 +128,11 @@ def propose_consortia(
         for fit in fits
     ]
     pair_scores, dead, introduced = _pairs_among(session, [c.posting_id for c in candidates])
+    offers = [c.posting_id for c in candidates if c.posting_kind == "offer"]
+
+    @functools.cache
+    def answers(need: int) -> dict[int, float]:
+        return matcher_answers(need, offers) if matcher_answers is not None else {}
 
     def pair_fit(need: int, offer: int) -> float | None:
         # A pair a facilitator rejected or a party declined never anchors a group.
@@ -120,7 +140,7 @@ def propose_consortia(
             return None
         if (need, offer) in pair_scores:
             return pair_scores[(need, offer)]
-        return matcher_fit(need, offer) if matcher_fit is not None else None
+        return answers(need).get(offer)
 
     proposals = propose_groups(terms, candidates, pair_fit=pair_fit, introduced=introduced)
     if not proposals.groups:

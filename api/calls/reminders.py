@@ -195,4 +195,10 @@ def calls_pass(session: Session, *, jobs: JobBuffer, settings, now: datetime) ->
     )
     reminders = send_due_reminders(session, jobs=jobs, distances=settings.call_reminder_days, now=now)
     weekly = send_weekly_fits(session, jobs=jobs, now=now)
-    return {"closed": report.closed, "requeued": report.requeued, "reminders": reminders, "weekly": weekly}
+    return {
+        "closed": report.closed,
+        "requeued": report.requeued,
+        "proposals": report.proposals,
+        "reminders": reminders,
+        "weekly": weekly,
+    }

@@ -15,14 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.authz import policy
-from api.calls.jobs import EMBED_CALL, MATCH_CALL
+from api.calls.jobs import EMBED_CALL, MATCH_CALL, PROPOSE_CONSORTIA
 from api.calls.schemas import CallCreate
 from api.calls.terms import CallTerms, ConsortiumRule
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.jobs import JobBuffer
-from api.models import Call, CallFit, Consortium, User
+from api.models import Call, CallFit, Consortium, Posting, User
 from api.models.base import utcnow
-from api.models.enums import PipelineState
+from api.models.enums import PipelineState, PostingStatus
 from embeddings.text import detect_language
 
 log = logging.getLogger(__name__)
@@ -236,13 +236,14 @@ class CallReconcileReport:
     closed: int = 0
     requeued: int = 0
     failed: int = 0
+    proposals: int = 0  # calls whose proposal job was lost: sent again
 
 
 def reconcile_calls(
     session: Session, *, jobs: JobBuffer, now: datetime, stale_after: timedelta, max_attempts: int
 ) -> CallReconcileReport:
     """Close calls past their deadline; re-enqueue calls stuck before `matched`, give up after
-    `max_attempts` (as the posting reconciler does)."""
+    `max_attempts` (as the posting reconciler does); send again the proposal jobs that were lost."""
     report = CallReconcileReport()
     for call in session.scalars(select(Call).where(Call.status == OPEN, Call.deadline <= now).limit(500)):
         close(call, now=now)
@@ -264,6 +265,26 @@ def reconcile_calls(
         job = EMBED_CALL if call.pipeline_state == PipelineState.pending.value else MATCH_CALL
         jobs.enqueue(job, call.id, call.revision)
         report.requeued += 1
+    # A proposal job lost on the way (Redis down at the commit) leaves its fits unseen.
+    lost = session.execute(
+        select(Call.id, Call.revision)
+        .where(
+            Call.status == OPEN,
+            Call.id.in_(
+                select(CallFit.call_id)
+                .join(Posting, Posting.id == CallFit.posting_id)
+                .where(
+                    CallFit.proposals_seen_at.is_(None),
+                    CallFit.created_at < now - stale_after,
+                    Posting.status == PostingStatus.open.value,
+                )
+            ),
+        )
+        .limit(500)
+    ).all()
+    for call_id, revision in lost:
+        jobs.enqueue(PROPOSE_CONSORTIA, call_id, revision)
+    report.proposals = len(lost)
     return report
 
 

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 DEFAULT_BUSY_TIMEOUT_MS = 30_000
@@ -135,3 +136,11 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert_new(session: Session, model: type, *, unique: list[str]):  # type: ignore[no-untyped-def]
+    """An INSERT of `model` rows that skips the rows whose `unique` columns exist already
+    (ON CONFLICT DO NOTHING, on PostgreSQL and SQLite alike): a repeated or concurrent run of
+    the same job writes nothing twice, without a savepoint per row."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing(index_elements=unique)

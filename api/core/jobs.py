@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 class JobSpec:
     actor_name: str
     queue_name: str
+    # Sent this long after the commit (the broker's delay queue): the jobs of a burst then find
+    # their work done by the first one (see `api.calls.jobs.PROPOSE_CONSORTIA`).
+    delay_ms: int = 0
 
 
 # Separate queues so a backlog of embeddings never delays notifications.
@@ -102,7 +105,7 @@ class JobBuffer:
                 options={REQUEST_ID_OPTION: request_id} if request_id else {},
             )
             try:
-                broker.enqueue(message)
+                broker.enqueue(message, delay=job.delay_ms or None)
             except Exception as exc:  # Redis down: the reconciler will re-enqueue from the DB
                 failed += 1
                 log.warning("could not enqueue %s%r: %s", job.actor_name, args, exc)

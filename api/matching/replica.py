@@ -300,6 +300,12 @@ class IndexReplica:
     def __contains__(self, posting_id: int) -> bool:
         return posting_id in self.facts
 
+    def holds(self, posting_id: int, revision: int) -> bool:
+        """Whether a recent catch-up applied this posting revision's vectors (a step that only
+        scores this posting needs no other catch-up; False just means "catch up first")."""
+        version = self._applied.get(posting_id)
+        return version is not None and bool(version[1]) and version[2] == revision
+
     def probe(self, posting_id: int) -> Probe:
         """A stored posting as a probe (for checking the other side of a pair)."""
         facts = self.facts[posting_id]

@@ -19,6 +19,7 @@ class CallFit(Base):
         # One fit per call and posting, whichever side's matching finds it first.
         UniqueConstraint("call_id", "posting_id"),
         Index("ix_call_fits_posting", "posting_id"),
+        Index("ix_call_fits_unseen", "call_id", "proposals_seen_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,6 +33,9 @@ class CallFit(Base):
     # When the posting's organisation was told; None: a fit found after the call closed.
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When consortium proposals last took this fit into account; None: not yet (a proposal job
+    # is due: `api.calls.proposals.propose_consortia`, or the reconciler's pass finds it).
+    proposals_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     call: Mapped[Call] = relationship(lazy="joined")
     posting: Mapped[Posting] = relationship(lazy="joined")

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Integer, Select, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Integer, Select, bindparam, insert, select
 from sqlalchemy.orm import Session
 
+from api.core.db import insert_new
 from api.core.errors import NotFound
 from api.core.jobs import DELIVER_NOTIFICATION, JobBuffer
 from api.models import Delivery, Notification, User
@@ -42,27 +42,38 @@ def notify_organisation(
 def notify_users(
     session: Session, users: Iterable[User], *, kind: str, payload: dict[str, Any], dedupe_key: str
 ) -> list[Notification]:
-    created = []
-    for user in users:
-        exists = session.scalar(
-            select(Notification.id).where(
-                Notification.recipient_id == user.id, Notification.dedupe_key == dedupe_key
-            )
+    """One notification (and its deliveries) for each of these users who has none with
+    `dedupe_key` yet; returns the new ones. Two statements for all of them: the database skips a
+    recipient who has one already (a repeated or concurrent run of the same job)."""
+    now = utcnow()
+    rows = [
+        {
+            "recipient_id": user.id,
+            "kind": kind,
+            "payload": payload,
+            "dedupe_key": dedupe_key,
+            "created_at": now,
+        }
+        for user in users
+    ]
+    if not rows:
+        return []
+    new = insert_new(session, Notification, unique=["recipient_id", "dedupe_key"]).returning(Notification)
+    created = list(session.scalars(new, rows))
+    if created:
+        session.execute(
+            insert(Delivery),
+            [
+                {
+                    "notification_id": n.id,
+                    "recipient_id": n.recipient_id,
+                    "channel": channel,
+                    "created_at": now,
+                }
+                for n in created
+                for channel in CHANNELS
+            ],
         )
-        if exists:
-            continue
-        notification = Notification(recipient_id=user.id, kind=kind, payload=payload, dedupe_key=dedupe_key)
-        try:
-            with session.begin_nested():
-                session.add(notification)
-                session.flush()
-                session.add_all(
-                    Delivery(notification_id=notification.id, recipient_id=user.id, channel=channel)
-                    for channel in CHANNELS
-                )
-        except IntegrityError:  # written meanwhile by a concurrent retry of the same job
-            continue
-        created.append(notification)
     return created
 
 

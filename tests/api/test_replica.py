@@ -47,9 +47,12 @@ def test_replica_catches_up_with_inserts_late_commits_and_deactivations(settings
         offers = [factories.posting(session, JobBuffer(), author, VISION_OFFER) for _ in range(3)]
         store(session, need, rng.normal(size=DIM))
         store(session, offers[0], rng.normal(size=DIM))
+    assert not replica.holds(need.id, 1)
     with sessions() as session:
         assert replica.sync(session) == 2
     assert len(replica.indexes["need"]) == 1 and len(replica.indexes["offer"]) == 1
+    # What a step that scores only this posting asks before skipping its catch-up.
+    assert replica.holds(need.id, 1) and not replica.holds(need.id, 2) and not replica.holds(offers[1].id, 1)
     assert len(replica.lexical) == 2 and replica.facts[need.id].s3_area == need.s3_area
     probe = replica.probe(need.id)
     assert probe.terms == {"vision": 1, f"posting{need.id}": 1} and probe.facts.kind == "need"
@@ -72,6 +75,7 @@ def test_replica_catches_up_with_inserts_late_commits_and_deactivations(settings
     with sessions() as session:
         replica.sync(session)
     assert offers[0].id not in replica.indexes["offer"] and offers[0].id not in replica
+    assert not replica.holds(offers[0].id, 1)  # deactivated
     assert replica.lexical.search("offer", {f"posting{offers[0].id}": 1}, 5) == []
     hits = replica.search("offer", np.ones(DIM, dtype=np.float32), 10)
     assert [posting_id for posting_id, _ in hits] == [offers[1].id]

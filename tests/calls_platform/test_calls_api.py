@@ -155,6 +155,41 @@ def test_proposals_hold_no_ineligible_organisation_and_none_twice(db):
         assert reviews == []  # no facilitator of the cluster exists in this world
 
 
+def test_a_burst_of_fits_is_proposed_from_once_and_a_lost_proposal_job_is_sent_again(db):
+    with unit_of_work(db) as session:
+        call = make_call(session, eligible_types=["company", "research_lab"])
+        need = _fit(session, call, "company", VISION_NEED)
+        need_id = session.scalar(select(Posting.id).where(Posting.organisation_id == need.organisation_id))
+        call_id = call.id
+
+    def propose() -> int:
+        with unit_of_work(db) as session:
+            return proposals.propose_consortia(session, jobs=JobBuffer(), call_id=call_id, revision=1)
+
+    def lost_jobs(now) -> list:  # type: ignore[no-untyped-def, type-arg]
+        jobs = JobBuffer()
+        with unit_of_work(db) as session:
+            report = reconcile_calls(
+                session, jobs=jobs, now=now, stale_after=timedelta(minutes=5), max_attempts=3
+            )
+        assert report.proposals == len(jobs.pending)
+        return [(job.actor_name, args) for job, args in jobs.pending]
+
+    later = utcnow() + timedelta(minutes=10)
+    assert lost_jobs(later) == [("calls.propose_consortia", (call_id, 1))]  # its job never ran
+    assert propose() == 0  # a company alone is no consortium; the fit is now taken into account
+    assert lost_jobs(later) == []
+    with unit_of_work(db) as session:
+        _fit(session, session.get(Call, call_id), "research_lab", VISION_OFFER, pair_with=need_id)
+    assert propose() == 1  # the new fit is a reason to run
+    with unit_of_work(db) as session:
+        session.query(Consortium).delete()
+    assert propose() == 0  # the same fits again: the job only asks whether anything is new
+    with db() as session:
+        assert session.scalar(select(func.count(Consortium.id))) == 0
+        assert session.scalar(select(func.count()).where(CallFit.proposals_seen_at.is_(None))) == 0
+
+
 def test_an_unmet_rule_leaves_no_proposal_and_the_dashboard_says_why(db):
     _facilitator(db)
     with unit_of_work(db) as session:
