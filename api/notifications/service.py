@@ -35,7 +35,16 @@ def notify_organisation(
     dedupe_key: str,
 ) -> list[Notification]:
     """One notification for each user of the organisation; repeats of dedupe_key are ignored."""
-    users = session.scalars(select(User).where(User.organisation_id == organisation_id)).all()
+    return notify_organisations(session, [organisation_id], kind=kind, payload=payload, dedupe_key=dedupe_key)
+
+
+def notify_organisations(
+    session: Session, organisation_ids: list[int], *, kind: str, payload: dict[str, Any], dedupe_key: str
+) -> list[Notification]:
+    """The same notification for every user of these organisations, in their order, in one write."""
+    order = {organisation_id: n for n, organisation_id in enumerate(dict.fromkeys(organisation_ids))}
+    users = session.scalars(select(User).where(User.organisation_id.in_(list(order)))).all()
+    users = sorted(users, key=lambda u: (order[u.organisation_id], u.id))
     return notify_users(session, users, kind=kind, payload=payload, dedupe_key=dedupe_key)
 
 

@@ -16,7 +16,7 @@ from api.core.jobs import JobBuffer
 from api.models import Organisation, Posting, Suggestion, User
 from api.models.base import utcnow
 from api.models.enums import NotificationKind, SuggestionStatus
-from api.notifications.service import dispatch, notify_organisation, notify_users
+from api.notifications.service import dispatch, notify_organisation, notify_organisations, notify_users
 
 OPEN_STATUSES = (
     SuggestionStatus.pending_review.value,
@@ -166,10 +166,7 @@ def announce(session: Session, suggestion: Suggestion) -> list:
 
 def _notify_sides(session: Session, sides: Iterable[Posting], **notification: Any) -> list:
     """The same notification to every user of each side's organisation."""
-    created = []
-    for side in sides:
-        created += notify_organisation(session, organisation_id=side.organisation_id, **notification)
-    return created
+    return notify_organisations(session, [side.organisation_id for side in sides], **notification)
 
 
 def _revisions(suggestion: Suggestion) -> str:
