@@ -169,6 +169,35 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / tick
 
 
+def wait_quiet(*, timeout: float = 300.0, busy_below: float = 0.15, interval: float = 1.0) -> float:
+    """Wait until this machine's CPUs, all processes together, are busy less than `busy_below`
+    of one core over `interval` (Linux /proc/stat); returns the seconds waited.
+
+    A stack keeps working after a benchmark has its answer (a bulk import leaves deliveries and
+    consortium proposals queued): an encoder timed meanwhile would run slower and flatter every
+    ratio measured against it. Gives up after `timeout` (the figures then say so themselves)."""
+
+    def busy_and_total() -> tuple[int, int]:
+        # user nice system idle iowait irq softirq steal: another tenant's steal is not ours to wait for
+        user, nice, system, idle, iowait, irq, softirq, steal = (
+            int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+        )
+        busy = user + nice + system + irq + softirq
+        return busy, busy + idle + iowait + steal
+
+    started = time.monotonic()
+    cores = os.cpu_count() or 1
+    before = busy_and_total()
+    while time.monotonic() - started < timeout:
+        time.sleep(interval)
+        after = busy_and_total()
+        busy, total = after[0] - before[0], after[1] - before[1]
+        before = after
+        if total and busy / total * cores < busy_below:
+            break
+    return round(time.monotonic() - started, 1)
+
+
 def register(client: httpx.Client, base_url: str, *, org_type: str, clusters: list[str]) -> dict[str, str]:
     """A new organisation with one member; returns its bearer headers."""
     tag = f"{next(_counter)}-{uuid.uuid4().hex[:8]}"

@@ -67,3 +67,20 @@ def test_the_table_of_a_saved_run_prints_again(tmp_path, monkeypatch, capsys, ma
     printed = capsys.readouterr().out
     assert "worker_rss_mb=700.0" in printed and "yes" in printed
     assert printed.startswith("| benchmark") == markdown
+
+
+def test_the_raw_encoders_wait_for_a_busy_machine_to_go_quiet():
+    import subprocess
+
+    from bench.stack import wait_quiet
+
+    # A process that keeps one core busy for 3 s, as a stack finishing an import's deliveries does.
+    spinner = subprocess.Popen(
+        [sys.executable, "-c", "import time\nend = time.time() + 3\nwhile time.time() < end: pass"]
+    )
+    try:
+        waited = wait_quiet(timeout=15, interval=0.5)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert waited >= 2.0  # not before the spinner ended (or the timeout, on a machine busy anyway)
