@@ -19,7 +19,8 @@ class CallFit(Base):
         # One fit per call and posting, whichever side's matching finds it first.
         UniqueConstraint("call_id", "posting_id"),
         Index("ix_call_fits_posting", "posting_id"),
-        Index("ix_call_fits_unseen", "call_id", "proposals_seen_at"),
+        # The reconciler looks for fits no proposal has seen yet, across calls.
+        Index("ix_call_fits_unseen", "proposals_seen_at", "call_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -19,7 +19,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("call_fits") as batch_op:
         batch_op.add_column(sa.Column("proposals_seen_at", api.models.base.UTCDateTime(timezone=True), nullable=True))
-        batch_op.create_index("ix_call_fits_unseen", ["call_id", "proposals_seen_at"])
+        batch_op.create_index("ix_call_fits_unseen", ["proposals_seen_at", "call_id"])
 
 
 def downgrade() -> None:
