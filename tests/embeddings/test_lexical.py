@@ -225,6 +225,29 @@ def test_many_bags_at_once_score_as_each_bag_alone():
         index.similarity_many([{"t4": 1}, {"t5": -2}], [[1], [2]])
 
 
+def test_a_stored_documents_terms_query_as_its_typed_terms_do():
+    # The delivery rule queries with stored postings' terms (`terms_of`): they skip the word
+    # lookups, and must score exactly as the same {term: count} typed in, mixed with typed bags.
+    rng = random.Random(8)
+    vocab = [f"t{n}" for n in range(40)]
+    index = LexicalIndex()
+    for doc_id in range(1, 41):
+        index.upsert(doc_id, ("need", "offer")[doc_id % 2], random_bag(rng, vocab))
+    stored = [index.terms_of(i) for i in range(1, 21)]
+    typed = [dict(terms) for terms in stored]
+    assert typed[0] == {t: c for t, c in stored[0].items()} and len(stored[0]) == len(typed[0])
+    ids_of = [rng.sample(range(1, 41), 10) for _ in stored]
+    mixed = [bag if n % 3 else {"t1": 2, "unseen": 1} for n, bag in enumerate(stored)]
+    assert np.array_equal(index.similarity_many(stored, ids_of), index.similarity_many(typed, ids_of))
+    assert np.array_equal(
+        index.similarity_many(mixed, ids_of),
+        index.similarity_many([dict(bag) for bag in mixed], ids_of),
+    )
+    assert index.search_many("offer", stored[:5], 4) == index.search_many("offer", typed[:5], 4)
+    index.upsert(1, "need", {"t39": 7})  # the document moves on; its terms read before do not
+    assert dict(stored[0]) == typed[0]
+
+
 def test_lazily_synced_norms_stay_within_the_tolerance_and_similarity_stays_exact():
     # After a merge, upserts move B: the rare terms' by more than NORM_TOLERANCE (their docs'
     # norms are re-synced at the next search), the common terms' (df in the hundreds) by less (not
