@@ -26,6 +26,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import numpy as np
 from sqlalchemy import delete, func, select
@@ -146,7 +147,7 @@ class IndexReplica:
         self._synced_from: datetime | None = None
         # What was applied inside the margin window: posting id -> (changed_at, active, revision),
         # and the tombstones applied, (posting id, deleted_at).
-        self._applied: dict[int, tuple[object, ...]] = {}
+        self._applied: dict[int, _Version] = {}
         self._erased: set[tuple[int, object]] = set()
         self.rows_applied = 0  # rows that reached the indexes (not skipped as already applied)
 
@@ -241,7 +242,9 @@ class IndexReplica:
     def _forget_before(self, horizon: datetime) -> None:
         """Drop the memory of rows the next catch-up cannot read again (changed before its window)."""
         self._applied = {
-            i: v for i, v in self._applied.items() if v[0] is None or _aware(v[0]) >= _aware(horizon)
+            i: v
+            for i, v in self._applied.items()
+            if v.changed_at is None or _aware(v.changed_at) >= _aware(horizon)
         }
         self._erased = {e for e in self._erased if _aware(e[1]) >= _aware(horizon)}  # type: ignore[arg-type]
 
@@ -304,7 +307,7 @@ class IndexReplica:
         """Whether a recent catch-up applied this posting revision's vectors (a step that only
         scores this posting needs no other catch-up; False just means "catch up first")."""
         version = self._applied.get(posting_id)
-        return version is not None and bool(version[1]) and version[2] == revision
+        return version is not None and bool(version.active) and version.revision == revision
 
     def probe(self, posting_id: int) -> Probe:
         """A stored posting as a probe (for checking the other side of a pair)."""
@@ -446,9 +449,16 @@ def _hits(scores: list[float], ids: list[int]) -> list[tuple[int, float]]:
     return [(i, s) for i, s in zip(ids, scores, strict=True) if i >= 0]
 
 
-def _version(row) -> tuple[object, ...]:  # type: ignore[no-untyped-def]
+class _Version(NamedTuple):
     """What identifies one state of an embeddings row (a change always moves `changed_at`)."""
-    return (row.changed_at, row.active, row.posting_revision)
+
+    changed_at: datetime | None
+    active: bool
+    revision: int
+
+
+def _version(row) -> _Version:  # type: ignore[no-untyped-def]
+    return _Version(row.changed_at, row.active, row.posting_revision)
 
 
 def _aware(at: datetime) -> datetime:
