@@ -48,19 +48,21 @@ class IdMap:
                 del self.extra[i]
         return v
 
-    def lookup(self, ids: list[int]) -> np.ndarray:
-        """The rows of these ids (KeyError if one is absent)."""
+    def lookup(self, ids: list[int], *, missing: int | None = None) -> np.ndarray:
+        """The rows of these ids; an absent id raises KeyError, or reads `missing` when given."""
         arr = np.asarray(ids, dtype=np.int64)
         if not self.extra and (arr.size == 0 or (arr.min() >= 0 and arr.max() < len(self.dense))):
             rows = self.dense[arr].astype(np.int64)
-            if (rows < 0).any():
+            if missing is None and (rows < 0).any():
                 raise KeyError(int(arr[np.flatnonzero(rows < 0)[0]]))
-            return rows
+            return rows if missing in (None, -1) else np.where(rows < 0, missing, rows)
         out = np.empty(len(ids), dtype=np.int64)
         for n, i in enumerate(ids):
-            v = self.get(i)
+            v = self.get(int(i))
             if v is None:
-                raise KeyError(i)
+                if missing is None:
+                    raise KeyError(i)
+                v = missing
             out[n] = v
         return out
 

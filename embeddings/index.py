@@ -25,7 +25,7 @@ import math
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import faiss
@@ -72,6 +72,11 @@ class IndexConfig:
     ef_search: int = 64
     threads: int = 1
     build_threads: int = 0  # 0: every core
+
+    def coarse(self) -> IndexConfig:
+        """A cheaper search of the same index (an eighth of the IVF lists, a quarter of HNSW's
+        candidates): for callers that need some near neighbours, not the exact nearest."""
+        return replace(self, nprobe=max(1, self.nprobe // 8), ef_search=max(16, self.ef_search // 4))
 
     def nlist_for(self, n: int) -> int:
         return max(16, 2 ** round(math.log2(max(NLIST_PER_SQRT_N * math.sqrt(max(n, 1)), 1))))
@@ -433,15 +438,18 @@ class VectorIndex:
                 raise KeyError(f"ids not in the index: {missing[:5]}") from None
         return rows
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k (scores, ids) per query row; missing slots have id -1. One FAISS call for all rows."""
+    def search(
+        self, queries: np.ndarray, k: int, *, config: IndexConfig | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k (scores, ids) per query row; missing slots have id -1. One FAISS call for all rows.
+        `config` overrides how an approximate index is searched (e.g. `self.config.coarse()`)."""
         queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
         with self._lock:
             n = len(self._impl)
             if not n or k <= 0:
                 shape = (len(queries), 0)
                 return np.zeros(shape, dtype=np.float32), np.zeros(shape, dtype=np.int64)
-            return self._impl.search(queries, min(k, n), self.config)
+            return self._impl.search(queries, min(k, n), config or self.config)
 
     def memory_bytes(self) -> int:
         """Estimated bytes held (vectors or codes, ids, maps)."""

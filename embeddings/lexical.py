@@ -40,8 +40,6 @@ KINDS = ("need", "offer")
 # Stored tf weights (1 + ln count) are float32: half the memory of float64, and far more precise
 # than the scores' 4 decimals. Norms and query weights are computed in float64.
 WEIGHT = np.float32
-# Queries scored by one sparse product in `search_many`.
-BATCH = 4
 # Counts are stored as uint16: a stem rarely occurs 65,535 times in one posting, and beyond that
 # 1 + ln count barely moves.
 MAX_COUNT = 2**16 - 1
@@ -119,8 +117,7 @@ class _DocStore:
     def gather(self, doc_ids: Sequence[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(found: positions in doc_ids of the live ones with terms, their lengths, all their
         vocabulary ids and counts one document after the other)."""
-        get = self.slot_of.get
-        slots = np.array([-1 if (slot := get(int(i))) is None else slot for i in doc_ids], dtype=np.int64)
+        slots = self.slot_of.lookup(doc_ids, missing=-1)
         found = np.flatnonzero(slots >= 0)
         live = slots[found]
         lengths = self.length.data[live].astype(np.int64)
@@ -350,39 +347,34 @@ class _Shard:
         return np.concatenate(ids), np.concatenate(scores), np.concatenate(alive)
 
 
-def _touched(shard: _Shard, queries: list[_Query]) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(doc ids, cosine) of the docs sharing a term with each query, in one sparse product for all.
+def _touched(shard: _Shard, queries: Sequence[_Query]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(doc ids, cosine) of the docs sharing a term with each query.
 
-    Only the docs on the queries' posting lists are scored (the others score 0): a search costs the
-    length of its terms' posting lists, not the size of the shard.
+    Only the docs on a query's posting lists are scored (the others score 0): its terms' columns are
+    read straight from the CSC arrays and summed per slot, so a search costs the length of those
+    lists, not the size of the shard. Summed by sorting the slots (`unique`): at 500k slots that
+    was faster than scipy's sparse product or a slot-sized accumulator, and the sorted slots make
+    the per-slot reads below near-sequential (`take`: fancy indexing was 4x slower there). A search
+    at a million postings: 4.7 -> 2.4 ms.
     """
-    n_slots, width = shard.mat.shape
+    width = shard.mat.shape[1]
+    indptr, indices, data = shard.mat.indptr, shard.mat.indices, shard.mat.data
     out: list[tuple[np.ndarray, np.ndarray]] = []
-    if n_slots and width:
-        union = np.unique(np.concatenate([q.cols[q.cols < width] for q in queries] + [np.empty(0, np.int64)]))
-        # Query weights as a sparse (terms x queries) matrix over the union of their terms.
-        rows, cols, vals = [], [], []
-        for j, q in enumerate(queries):
-            inside = q.cols < width
-            qc = q.cols[inside]
-            idf = q.a - q.b[qc]
-            rows.append(np.searchsorted(union, qc))
-            cols.append(np.full(len(qc), j))
-            vals.append(q.weights[inside] * idf)
-        weights = sp.csc_array(
-            (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-            shape=(len(union), len(queries)),
-        )
-        product = sp.csc_array(shard.mat[:, union] @ weights)
-        s = shard.s
-        for j, q in enumerate(queries):
-            a, b = product.indptr[j], product.indptr[j + 1]
-            slots, num = product.indices[a:b], product.data[a:b]
-            sj = s[slots]
-            norms = np.sqrt(np.maximum(q.a * q.a * sj[:, 0] - 2.0 * q.a * sj[:, 1] + sj[:, 2], 0.0))
-            out.append((shard.ids[slots], _cosine(num.astype(np.float64), norms, q.norm, shard.alive[slots])))
-    else:
-        out = [(np.empty(0, dtype=np.int64), np.empty(0)) for _ in queries]
+    for q in queries:
+        inside = q.cols < width
+        cols = q.cols[inside]
+        lengths = indptr[cols + 1] - indptr[cols]
+        total = int(lengths.sum())
+        if not total:
+            out.append((np.empty(0, dtype=np.int64), np.empty(0)))
+            continue
+        at = np.arange(total) + np.repeat(indptr[cols] - (np.cumsum(lengths) - lengths), lengths)
+        term_weights = q.weights[inside] * (q.a - q.b[cols])
+        slots, position = np.unique(indices[at], return_inverse=True)
+        sums = np.bincount(position, weights=data[at] * np.repeat(term_weights, lengths))
+        sj = np.take(shard.s, slots, axis=0)
+        norms = np.sqrt(np.maximum(q.a * q.a * sj[:, 0] - 2.0 * q.a * sj[:, 1] + sj[:, 2], 0.0))
+        out.append((shard.ids.take(slots), _cosine(sums, norms, q.norm, shard.alive.take(slots))))
     if shard.p_ids.size:
         for j, q in enumerate(queries):
             p_ids, p_cos, p_alive = _pending_cosines(shard, q)
@@ -582,7 +574,7 @@ class LexicalIndex:
     def search_many(
         self, kind: str, bags: Sequence[Mapping[str, int]], k: int
     ) -> list[list[tuple[int, float]]]:
-        """`search` for several queries at once: one sparse product over the shard for all of them."""
+        """`search` for several queries at once (one lock, one weighting of all the bags)."""
         if k <= 0 or not bags:
             return [[] for _ in bags]
         shard = self._shard(kind)
@@ -592,11 +584,7 @@ class LexicalIndex:
                 shard.merge(queries[0].b)
             else:
                 shard.sync(queries[0].b)
-            # A few queries a product: together they touch most of a large shard, and one product for
-            # all would hold (shard x queries) scores at once.
-            scored = [
-                hit for n in range(0, len(queries), BATCH) for hit in _touched(shard, queries[n : n + BATCH])
-            ]
+            scored = _touched(shard, queries)
         # Rank on the float32 values callers see, so equal reported scores are ties.
         return [_top(ids, cos.astype(np.float32), k) for ids, cos in scored]
 

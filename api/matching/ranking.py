@@ -21,6 +21,8 @@ from embeddings.scoring import FEATURES, Calibration, across_languages, trl_fit
 # FIRST_PART for every posting (at 300k they settle 60-90% of an offer's needs), PART_SIZE for the rest.
 FIRST_PART = 3
 PART_SIZE = 10
+# Near neighbours searched for a part: PART_SIZE of other organisations, with room for the posting's own.
+PART_HITS = 2 * PART_SIZE
 
 
 @dataclass(frozen=True)
@@ -115,39 +117,37 @@ def clearly_fitting(need_ranking: list[Candidate], calibration: Calibration) -> 
 
 
 def surely_ranked(
-    replica: IndexReplica, posting_ids: list[int], also: int, calibration: Calibration, *, candidates: int
+    replica: IndexReplica, posting_ids: list[int], also: int, calibration: Calibration
 ) -> dict[int, list[Candidate]]:
-    """A cheap part of each stored posting's ranking: its few nearest by the vector, which `rank`
-    surely retrieves, and `also`, scored as `rank` scores them, best first. One batch for all.
+    """A cheap part of each stored posting's ranking: a few of its near neighbours by the vector
+    (`replica.near`, a coarse search) and `also`, scored as `rank` scores them, best first. One
+    batch for all.
 
     A posting that does not clearly fit this part cannot clearly fit the whole ranking: the whole
     only adds competitors, so its best is as high or higher and `also` ranks as low or lower. The
     delivery rule uses it to skip the full ranking of every need an offer clearly cannot reach
-    (most of them, once the collection is large), with the same pairs as a result. The same holds
-    of any part, so the nearest FIRST_PART settle most, and only the rest are scored on PART_SIZE.
+    (most of them, once the collection is large), with the same pairs as a result. That holds of
+    any part: the neighbours need not be the exact nearest (at a million postings the coarse
+    search halved the batch's cost), and FIRST_PART of them settle most needs, so only the rest
+    are scored on PART_SIZE.
     """
-    parts = _parts(replica, posting_ids, also, calibration, candidates, FIRST_PART)
+    parts = _parts(replica, posting_ids, also, calibration, FIRST_PART)
     undecided = [i for i in posting_ids if _fits(also, parts[i], calibration)]
-    parts.update(_parts(replica, undecided, also, calibration, candidates, PART_SIZE))
+    parts.update(_parts(replica, undecided, also, calibration, PART_SIZE))
     return parts
 
 
 def _parts(
-    replica: IndexReplica,
-    posting_ids: list[int],
-    also: int,
-    calibration: Calibration,
-    candidates: int,
-    size: int,
+    replica: IndexReplica, posting_ids: list[int], also: int, calibration: Calibration, size: int
 ) -> dict[int, list[Candidate]]:
-    """Each posting's `size` nearest by the vector (other organisations) and `also`, scored, best first."""
+    """Each posting's `size` near neighbours (other organisations) and `also`, scored, best first."""
     if not posting_ids:
         return {}
     probes = [replica.probe(i) for i in posting_ids]
     ids_of = []
     for probe in probes:
         ids = {also}
-        for i, _ in replica.search(opposite(probe.facts.kind), probe.vector, candidates):
+        for i, _ in replica.near(probe, PART_HITS):
             if len(ids) > size:
                 break
             if i in replica.facts and replica.facts[i].organisation_id != probe.facts.organisation_id:
@@ -221,13 +221,13 @@ def match_probe(
     ranked = rank(replica, probe, calibration, candidates=candidates)
     is_offer = probe.facts.kind == "offer"
     checked = [c.posting_id for c in ranked if c.score >= calibration.threshold] if is_offer else []
-    reverse = replica.with_reverse_searches(checked, candidates)
+    reverse = replica.with_reverse_searches(checked, PART_HITS)
 
     @functools.cache
     def ranking_of(other: int) -> list[Candidate]:
         return rank(reverse, reverse.probe(other), calibration, candidates=candidates)
 
-    parts = surely_ranked(reverse, checked, probe.posting_id, calibration, candidates=candidates)
+    parts = surely_ranked(reverse, checked, probe.posting_id, calibration)
     chosen = deliverable(
         probe.posting_id,
         probe.facts.kind,

@@ -336,25 +336,31 @@ class IndexReplica:
         with self._sync_lock:
             self._clear()
 
-    def with_reverse_searches(self, ids: Sequence[int], k: int) -> IndexReplica:
-        """This replica for one matching step, with the vector searches of these stored postings done up front.
+    def near(self, probe: Probe, k: int) -> list[tuple[int, float]]:
+        """Some near neighbours of the opposite kind by the vector (a coarse search of an approximate
+        index): for a lower bound on a posting's best score, which any of its candidates gives."""
+        index = self.indexes[opposite(probe.facts.kind)]
+        scores, ids = index.search(probe.vector.reshape(1, -1), k, config=index.config.coarse())
+        return _hits(scores[0].tolist(), ids[0].tolist())
 
-        The delivery rule checks each candidate need of an offer in turn, starting from its nearest
-        offers by the vector (`ranking.surely_ranked`): here those vectors are read in one batch and
-        searched in one FAISS call for all of them. The few needs that then get a full ranking run
-        their lexical and second-encoder searches as usual. The view shares every index with the
-        replica and answers the same searches the same way; it is for reading only.
+    def with_reverse_searches(self, ids: Sequence[int], k: int) -> IndexReplica:
+        """This replica for one matching step, with `near(probe, k)` of these stored postings done up front.
+
+        The delivery rule checks each candidate need of an offer in turn, starting from some of its
+        near offers (`ranking.surely_ranked`): here those vectors are read in one batch and searched
+        in one FAISS call for all of them. The few needs that then get a full ranking search as
+        usual. The view shares every index with the replica; it is for reading only.
         """
         view = object.__new__(_PreparedReplica)
         view.__dict__.update(self.__dict__)
-        view.prepared = {}
+        view.nearby = {}
         view.probes = {}
         wanted = [int(i) for i in dict.fromkeys(ids) if i in self.facts]
         for kind in KINDS:
             group = [i for i in wanted if self.facts[i].kind == kind]
             if not group:
                 continue
-            target = opposite(kind)
+            target = self.indexes[opposite(kind)]
             vectors = self.indexes[kind].vectors(group)
             heads = self.heads[kind].vectors(group)
             multi = self.multi[kind].vectors(group) if self.multi is not None else None
@@ -367,9 +373,9 @@ class IndexReplica:
                     self.lexical.terms_of(posting_id),
                     multi[n] if multi is not None else None,
                 )
-            scores, found = self.indexes[target].search(vectors, k)
+            scores, found = target.search(vectors, k, config=target.config.coarse())
             for n, (row_scores, row_ids) in enumerate(zip(scores.tolist(), found.tolist(), strict=True)):
-                view.prepared[(target, k, vectors[n].tobytes())] = _hits(row_scores, row_ids)
+                view.nearby[(group[n], k)] = _hits(row_scores, row_ids)
         return view
 
     @classmethod
@@ -429,18 +435,19 @@ class IndexReplica:
 
 
 class _PreparedReplica(IndexReplica):
-    """A replica view whose vector searches for a set of probes were done in one batch (`with_reverse_searches`)."""
+    """A replica view whose `near` searches for a set of stored postings were done in one batch
+    (`with_reverse_searches`)."""
 
-    prepared: dict[tuple[str, int, bytes], list[tuple[int, float]]]
+    nearby: dict[tuple[int, int], list[tuple[int, float]]]
     probes: dict[int, Probe]
 
     def probe(self, posting_id: int) -> Probe:
         found = self.probes.get(posting_id)
         return found if found is not None else super().probe(posting_id)
 
-    def search(self, kind: str, vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        found = self.prepared.get((kind, k, np.asarray(vector, dtype=np.float32).tobytes()))
-        return found if found is not None else super().search(kind, vector, k)
+    def near(self, probe: Probe, k: int) -> list[tuple[int, float]]:
+        found = self.nearby.get((probe.posting_id, k)) if probe.posting_id in self.probes else None
+        return found if found is not None else super().near(probe, k)
 
 
 def _hits(scores: list[float], ids: list[int]) -> list[tuple[int, float]]:

@@ -4,6 +4,7 @@ and the features and candidates the second encoder adds."""
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from api.matching import ranking as ranking_module
 from api.matching.ranking import (
@@ -16,6 +17,7 @@ from api.matching.ranking import (
     surely_ranked,
 )
 from api.matching.replica import IndexReplica, PostingFacts
+from embeddings.index import IndexConfig
 from embeddings.scoring import FEATURES, Calibration
 
 RULE = Calibration(weights=(0.0,) * len(FEATURES), bias=0.0, threshold=0.3, top_k=2, margin=0.2)
@@ -111,7 +113,9 @@ def test_the_second_encoder_adds_its_cosine_features_and_its_own_candidates():
     assert {c.posting_id for c in rank(replica, probe, calibration, candidates=1)} == {2, 3}
 
 
-def _clustered_replica(rng: np.random.Generator, postings: int) -> IndexReplica:
+def _clustered_replica(
+    rng: np.random.Generator, postings: int, index: IndexConfig | None = None
+) -> IndexReplica:
     """Postings around a few topics, so that many needs compete for the same offers."""
     topics = rng.normal(size=(4, 8))
     topic = rng.integers(4, size=postings)
@@ -126,13 +130,19 @@ def _clustered_replica(rng: np.random.Generator, postings: int) -> IndexReplica:
     ]  # fmt: skip
     return IndexReplica.from_arrays(
         model="m", dim=8, margin_seconds=60, ids=np.arange(1, postings + 1), facts=facts,
-        vectors=vectors, head_vectors=vectors, terms=terms,
+        vectors=vectors, head_vectors=vectors, terms=terms, index=index,
     )  # fmt: skip
 
 
-def test_the_cheap_part_of_a_ranking_changes_no_pair_the_rule_delivers():
+@pytest.mark.parametrize(
+    "index",
+    [None, IndexConfig(exact_max=50, factory="IVF{nlist},Flat")],
+    ids=["exact", "approximate: parts from a coarse search"],
+)
+def test_the_cheap_part_of_a_ranking_changes_no_pair_the_rule_delivers(index):
     # Every offer matched with the shortcut and without: the same pairs, and most needs settled early.
-    replica = _clustered_replica(np.random.default_rng(3), 400)
+    replica = _clustered_replica(np.random.default_rng(3), 400, index)
+    assert replica.indexes["offer"].mode == ("exact" if index is None else "approximate")
     calibration = Calibration((3.0, 2.0, 2.0, 0.3, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0), -3.2, 0.5, 2, 0.1)
     full_rankings, skipped, delivered = {}, 0, 0
     for offer in [i for i, f in replica.facts.items() if f.kind == "offer"]:
@@ -164,7 +174,7 @@ def test_the_first_small_part_settles_the_same_needs_as_the_whole_part(monkeypat
     def open_needs() -> dict[int, set[int]]:
         out = {}
         for offer in offers:
-            parts = surely_ranked(replica, needs, offer, calibration, candidates=12)
+            parts = surely_ranked(replica, needs, offer, calibration)
             out[offer] = {n for n in needs if offer in ids(clearly_fitting(parts[n], calibration))}
         return out
 

@@ -179,7 +179,7 @@ def test_tombstones_still_drop_erased_rows_once_and_a_reused_id_comes_back(setti
     assert offer.id in replica.indexes["offer"]
 
 
-def test_reverse_searches_prepared_in_one_batch_answer_as_single_searches(settings):
+def test_near_searches_prepared_in_one_batch_answer_as_single_searches(settings):
     sessions = sessions_for(settings.resolved_database_url)
     replica = IndexReplica(model="m", dim=DIM, margin_seconds=60)
     rng = np.random.default_rng(5)
@@ -195,13 +195,13 @@ def test_reverse_searches_prepared_in_one_batch_answer_as_single_searches(settin
     for need in needs:
         probe = replica.probe(need.id)
         assert view.probe(need.id).vector.tolist() == probe.vector.tolist()
-        batched, single = view.search("offer", probe.vector, 3), replica.search("offer", probe.vector, 3)
+        batched, single = view.near(probe, 3), replica.near(probe, 3)
         assert [i for i, _ in batched] == [i for i, _ in single]  # scores equal to float rounding
         assert np.allclose([s for _, s in batched], [s for _, s in single], atol=1e-5)
         assert view.lexical.search("offer", view.probe(need.id).terms, 3) == replica.lexical.search(
             "offer", probe.terms, 3
         )
-    assert view.prepared and view.facts is replica.facts
+    assert view.nearby and view.facts is replica.facts
 
 
 def test_old_tombstones_are_pruned_and_a_replica_idle_beyond_them_loads_in_full(settings):
