@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.authz import policy
@@ -126,14 +127,9 @@ def publish_call(session: Session, *, jobs: JobBuffer, author: User, data: CallC
     now = utcnow()
     fields = _fields_of(data, now)
     _check(author, fields)
-    existing = (
-        session.scalar(select(Call).where(Call.external_id == data.external_id)) if data.external_id else None
-    )
+    existing = _imported(session, data.external_id)
     if existing is not None:
-        if not policy.can_manage_call(author, existing):
-            raise Forbidden(f"Call {data.external_id!r} belongs to clusters you do not facilitate.")
-        _update(session, jobs=jobs, call=existing, fields=fields, now=now)
-        return existing, False
+        return _reimport(session, jobs=jobs, author=author, call=existing, fields=fields, now=now), False
     call = Call(
         **fields,
         external_id=data.external_id,
@@ -142,11 +138,37 @@ def publish_call(session: Session, *, jobs: JobBuffer, author: User, data: CallC
         pipeline_state=PipelineState.pending.value,
         pipeline_updated_at=now,
     )
-    session.add(call)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(call)
+    except IntegrityError:
+        # A concurrent import of the same external_id inserted it first: this one updates it.
+        existing = _imported(session, data.external_id)
+        if existing is None:
+            raise
+        return _reimport(session, jobs=jobs, author=author, call=existing, fields=fields, now=now), False
     jobs.enqueue(EMBED_CALL, call.id, call.revision)
     log.info("call %s published by user %s", call.id, author.id)
     return call, True
+
+
+def _taken_by(session: Session, external_id: str, call_id: int) -> int | None:
+    """The id of another call with this external_id, if any."""
+    return session.scalar(select(Call.id).where(Call.external_id == external_id, Call.id != call_id))
+
+
+def _imported(session: Session, external_id: str | None) -> Call | None:
+    return session.scalar(select(Call).where(Call.external_id == external_id)) if external_id else None
+
+
+def _reimport(
+    session: Session, *, jobs: JobBuffer, author: User, call: Call, fields: dict[str, object], now: datetime
+) -> Call:
+    """A call imported again (same external_id): updated, by someone who may manage it."""
+    if not policy.can_manage_call(author, call):
+        raise Forbidden(f"Call {call.external_id!r} belongs to clusters you do not facilitate.")
+    _update(session, jobs=jobs, call=call, fields=fields, now=now)
+    return call
 
 
 def edit_call(session: Session, *, jobs: JobBuffer, user: User, call_id: int, data: CallCreate) -> Call:
@@ -157,13 +179,16 @@ def edit_call(session: Session, *, jobs: JobBuffer, user: User, call_id: int, da
     fields = _fields_of(data, now)
     _check(user, fields)
     if data.external_id and data.external_id != call.external_id:
-        taken = session.scalar(
-            select(Call.id).where(Call.external_id == data.external_id, Call.id != call.id)
-        )
+        taken = _taken_by(session, data.external_id, call.id)
         if taken is not None:
             raise Conflict(f"Another call (id {taken}) has the external_id {data.external_id!r}.")
         call.external_id = data.external_id
-    _update(session, jobs=jobs, call=call, fields=fields, now=now)
+    try:
+        with session.begin_nested():
+            _update(session, jobs=jobs, call=call, fields=fields, now=now)
+    except IntegrityError:
+        # Another call took this external_id after the check above, in a concurrent request.
+        raise Conflict(f"Another call has the external_id {data.external_id!r}.") from None
     log.info("call %s edited by user %s", call.id, user.id)
     return call
 

@@ -10,13 +10,14 @@ import unicodedata
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 # The database's INTEGER (PostgreSQL int4; SQLite takes up to 2^63-1, but one limit for both).
 MAX_DB_INT = 2**31 - 1
 
 DbId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="An id, 1 to 2147483647.")]
 DbIdQuery = Annotated[int, Query(ge=1, le=MAX_DB_INT, description="An id, 1 to 2147483647.")]
+DbIdItem = Annotated[int, Field(ge=1, le=MAX_DB_INT)]  # an id inside a list (a form's repeated field)
 AfterIdQuery = Annotated[int, Query(ge=0, le=MAX_DB_INT, description="Only items with a larger id.")]
 Offset = Annotated[int, Query(ge=0, le=MAX_DB_INT, description="Items to skip, 0 to 2147483647.")]
 

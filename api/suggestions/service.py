@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, String, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.audit import service as audit
 from api.authz import policy
-from api.core.errors import Forbidden, InvalidInput, NotFound
+from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.jobs import JobBuffer
 from api.models import Organisation, Posting, Suggestion, User
 from api.models.base import utcnow
@@ -184,7 +184,7 @@ def approve(
 ) -> Suggestion:
     """A facilitator lets a waiting suggestion go out to both parties."""
     suggestion = _reviewable(session, user, suggestion_id, allowed=(SuggestionStatus.pending_review.value,))
-    suggestion.status = SuggestionStatus.delivered.value
+    _move(session, suggestion, SuggestionStatus.delivered.value)
     _record_review(suggestion, user, note)
     _audit_review(session, user, suggestion, audit.AuditAction.suggestion_approve, "pending_review")
     _dispatch(session, jobs, announce(session, suggestion))
@@ -196,7 +196,7 @@ def reject(session: Session, *, jobs: JobBuffer, user: User, suggestion_id: int,
     suggestion = _reviewable(session, user, suggestion_id, allowed=OPEN_STATUSES)
     was_delivered = suggestion.status == SuggestionStatus.delivered.value
     previous = suggestion.status
-    suggestion.status = SuggestionStatus.rejected.value
+    _move(session, suggestion, SuggestionStatus.rejected.value)
     _record_review(suggestion, user, reason)
     _audit_review(session, user, suggestion, audit.AuditAction.suggestion_reject, previous)
     if was_delivered:
@@ -249,6 +249,21 @@ def _reviewable(session: Session, user: User, suggestion_id: int, *, allowed: tu
             f"Suggestion {suggestion_id} is {suggestion.status}: it can no longer be reviewed."
         )
     return suggestion
+
+
+def _move(session: Session, suggestion: Suggestion, status: str) -> None:
+    """From the status the review read to `status`, in one conditional UPDATE: of two concurrent
+    reviews of one suggestion, the second finds it moved and gets a 409, so its notifications and
+    audit entry are not written twice."""
+    moved = session.execute(
+        update(Suggestion)
+        .where(Suggestion.id == suggestion.id, Suggestion.status == suggestion.status)
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if moved != 1:
+        raise Conflict(f"Suggestion {suggestion.id} was reviewed meanwhile by someone else: reload it.")
+    suggestion.status = status  # the ORM state too (and the delivery time a delivered one takes)
 
 
 def _record_review(suggestion: Suggestion, user: User, note: str | None) -> None:

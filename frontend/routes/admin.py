@@ -16,6 +16,7 @@ from api.authz import policy
 from api.clusters.service import auto_deliver_thresholds, set_policy
 from api.core.errors import Forbidden, InvalidInput
 from api.http.deps import ResourcesDep, UowDep
+from api.http.fields import DbId
 from api.models import Organisation, User
 from api.models.enums import Role, S3Area
 from api.operations.deadletters import DeadLetter, list_dead_letters, retry_dead_letters
@@ -70,7 +71,7 @@ def retry_jobs(
 
 @router.post("/admin/users/{user_id}")
 def save_role(
-    user_id: int,
+    user_id: DbId,
     request: Request,
     resources: ResourcesDep,
     uow: UowDep,
@@ -83,7 +84,7 @@ def save_role(
 
 
 @router.post("/admin/users/{user_id}/{action}")
-def set_disabled(user_id: int, action: Literal["disable", "enable"], uow: UowDep, user: WebUser) -> Response:
+def set_disabled(user_id: DbId, action: Literal["disable", "enable"], uow: UowDep, user: WebUser) -> Response:
     """Disabling ends every session of the account at once and refuses its logins."""
     auth_service.set_disabled(uow.session, actor=_admin(user), user_id=user_id, disabled=action == "disable")
     return redirect("/admin#users")

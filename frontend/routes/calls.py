@@ -18,6 +18,7 @@ from api.calls.schemas import CallCreate
 from api.calls.terms import Programme
 from api.core.errors import Forbidden, InvalidInput
 from api.http.deps import ResourcesDep, UowDep
+from api.http.fields import DbId
 from api.models import CallFit, Posting, User
 from api.models.base import utcnow
 from api.models.enums import OrganisationType
@@ -96,7 +97,9 @@ def _number(value: str) -> int | str | None:
     value = value.strip().replace(".", "").replace(" ", "")
     if not value:
         return None
-    return int(value) if value.isdigit() else value
+    return (
+        int(value) if value.isascii() and value.isdigit() else value
+    )  # isdigit() alone takes '²', which int() refuses
 
 
 @router.post("/calls", response_class=HTMLResponse)
@@ -142,7 +145,7 @@ async def publish_call(request: Request, resources: ResourcesDep, uow: UowDep, u
 
 @router.get("/calls/{call_id}", response_class=HTMLResponse)
 def call_page(
-    call_id: int, request: Request, resources: ResourcesDep, uow: UowDep, user: WebUser
+    call_id: DbId, request: Request, resources: ResourcesDep, uow: UowDep, user: WebUser
 ) -> HTMLResponse:
     call = service.get_call(uow.session, user=user, call_id=call_id)
     manager = policy.can_manage_call(user, call)
@@ -175,7 +178,7 @@ def call_page(
 
 @router.post("/calls/consortia/{consortium_id}/review", response_class=HTMLResponse)
 def review_consortium(
-    consortium_id: int,
+    consortium_id: DbId,
     uow: UowDep,
     user: WebUser,
     action: Annotated[str, Form()] = "",
@@ -197,7 +200,7 @@ def review_consortium(
 
 @router.get("/app/consortia/{consortium_id}", response_class=HTMLResponse)
 def consortium_page(
-    consortium_id: int, request: Request, resources: ResourcesDep, uow: UowDep, user: WebUser
+    consortium_id: DbId, request: Request, resources: ResourcesDep, uow: UowDep, user: WebUser
 ) -> HTMLResponse:
     consortium = proposals.get_consortium(uow.session, user=user, consortium_id=consortium_id)
     members = [proposals.member_view(uow.session, user, consortium, m) for m in consortium.members]
@@ -215,7 +218,7 @@ def consortium_page(
 
 @router.post("/app/consortia/{consortium_id}/answer", response_class=HTMLResponse)
 def answer_consortium(
-    consortium_id: int, uow: UowDep, user: WebUser, accept: Annotated[str, Form()] = ""
+    consortium_id: DbId, uow: UowDep, user: WebUser, accept: Annotated[str, Form()] = ""
 ) -> Response:
     if accept not in ("yes", "no"):
         raise InvalidInput("Answer yes or no. Nothing was changed.")

@@ -13,6 +13,7 @@ from api.clusters.dashboard import cluster_dashboard
 from api.clusters.export import TABLES, dashboard_csv
 from api.core.errors import Forbidden, NotFound
 from api.http.deps import ResourcesDep, UowDep
+from api.http.fields import DbIdItem
 from api.models import User
 from api.models.enums import SuggestionStatus
 from api.suggestions import capacity
@@ -67,7 +68,7 @@ def review(
     resources: ResourcesDep,
     uow: UowDep,
     user: WebUser,
-    ids: Annotated[list[int] | None, Form()] = None,
+    ids: Annotated[list[DbIdItem] | None, Form()] = None,
     action: Annotated[str, Form()] = "",  # a missing action is refused below, on the desk page
     note: Annotated[str, Form()] = "",
 ) -> HTMLResponse:

@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from api.authz import policy
 from api.http.deps import ResourcesDep, UowDep
+from api.http.fields import DbId
 from api.matching.explain import posting_advice
 from api.models.enums import EmailFrequency, OrganisationType, PostingKind
 from api.organisations.schemas import OrganisationCreate
@@ -82,7 +83,7 @@ def publish(
             description=description,
             keywords=[k for k in keywords.split(",")],
             s3_area=s3_area,
-            trl=int(trl) if trl.strip().isdigit() else (trl.strip() or None),
+            trl=int(trl) if trl.strip().isascii() and trl.strip().isdigit() else (trl.strip() or None),
         )
     except ValidationError as exc:
         errors = field_errors(exc)
@@ -95,7 +96,7 @@ def publish(
 
 @router.get("/app/suggestions/{suggestion_id}", response_class=HTMLResponse)
 def suggestion_page(
-    suggestion_id: int, request: Request, resources: ResourcesDep, uow: UowDep, user: WebUser
+    suggestion_id: DbId, request: Request, resources: ResourcesDep, uow: UowDep, user: WebUser
 ) -> HTMLResponse:
     suggestion = suggestions.get_suggestion(uow.session, user=user, suggestion_id=suggestion_id)
     side = policy.side_of(user, suggestion)
@@ -124,7 +125,7 @@ def suggestion_page(
 
 @router.post("/app/suggestions/{suggestion_id}/answer")
 def answer(
-    suggestion_id: int,
+    suggestion_id: DbId,
     request: Request,
     resources: ResourcesDep,
     uow: UowDep,

@@ -11,6 +11,7 @@ from api.audit import service as audit
 from api.audit.endpoints import require_auditor
 from api.audit.export import audit_csv
 from api.http.deps import ResourcesDep, UowDep
+from api.http.fields import DbId
 from api.privacy import service as privacy
 from api.privacy.endpoints import export_response
 from frontend.session import SESSION_COOKIE, csrf_protected
@@ -39,7 +40,7 @@ def delete_organisation(
 
 
 @router.post("/admin/organisations/{organisation_id}/delete")
-def admin_delete_organisation(organisation_id: int, uow: UowDep, user: WebUser) -> Response:
+def admin_delete_organisation(organisation_id: DbId, uow: UowDep, user: WebUser) -> Response:
     privacy.delete_organisation(uow.session, jobs=uow.jobs, actor=user, organisation_id=organisation_id)
     return redirect("/admin?deleted=1#organisations")
 

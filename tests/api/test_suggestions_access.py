@@ -281,3 +281,35 @@ def test_review_policies_are_set_per_cluster_by_its_facilitator_or_an_admin(clie
     assert bad.status_code == 422 and "auto_deliver_above" in bad.json()["detail"]
     unknown = client.put("/api/v1/clusters/fashion/policy", json={"auto_deliver_above": 0.5}, headers=mech)
     assert unknown.status_code == 422
+
+
+def test_of_concurrent_reviews_of_one_suggestion_only_the_first_acts(client, waiting):
+    """A review that read the status another review changed meanwhile gets a 409 and writes
+    nothing (no second audit entry or notification)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from api.audit.service import AuditAction
+    from api.core.errors import Conflict
+    from api.models import AuditEvent
+    from api.suggestions import service
+
+    mech = login(client, "fac-mech@example.it")
+    url = f"/api/v1/suggestions/{waiting['suggestion_id']}"
+    with waiting["sessions"]() as stale_session:
+        stale = stale_session.get(Suggestion, waiting["suggestion_id"])
+        assert stale.status == "pending_review"
+        assert client.post(f"{url}/approval", json={}, headers=mech).status_code == 200
+        with pytest.raises(Conflict, match="reviewed meanwhile"):
+            service._move(stale_session, stale, "rejected")
+
+    def reject(_):  # type: ignore[no-untyped-def]
+        return client.post(f"{url}/rejection", json={"reason": "Fuori tema"}, headers=mech).status_code
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        codes = sorted(pool.map(reject, range(4)))
+    assert codes[0] == 200 and set(codes[1:]) <= {409, 422}, codes
+    with waiting["sessions"]() as session:
+        rejections = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == AuditAction.suggestion_reject.value)
+        ).all()
+    assert len(rejections) == 1

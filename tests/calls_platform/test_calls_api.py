@@ -97,6 +97,40 @@ def test_a_call_is_edited_by_its_facilitator_and_a_changed_text_is_matched_again
         assert call.description == text["description"] and call.external_id is None
 
 
+def test_an_external_id_taken_by_a_concurrent_request_is_an_update_or_a_409_not_a_500(
+    client, db, monkeypatch
+):
+    # The race the checks cannot see: another request stored the external_id between this
+    # request's check and its write (simulated by a check that finds nothing).
+    from api.calls import service as calls_service
+
+    fac = _token(client, _facilitator(db))
+    first = client.post("/api/v1/calls", json={**CALL_BODY, "external_id": "race-1"}, headers=fac)
+    plain = client.post("/api/v1/calls", json=CALL_BODY, headers=fac).json()
+    monkeypatch.setattr(
+        calls_service,
+        "_imported",
+        lambda session, external_id, seen=[]: (  # noqa: B006
+            None
+            if not seen and not seen.append(1)
+            else session.scalar(select(Call).where(Call.external_id == external_id))
+        ),
+    )
+    monkeypatch.setattr(calls_service, "_taken_by", lambda session, external_id, call_id: None)
+    again = client.post(
+        "/api/v1/calls", json={**CALL_BODY, "title": "Bando aggiornato", "external_id": "race-1"}, headers=fac
+    )
+    assert first.status_code == 201 and again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"] and again.json()["title"] == "Bando aggiornato"
+    clash = client.put(
+        f"/api/v1/calls/{plain['id']}", json={**CALL_BODY, "external_id": "race-1"}, headers=fac
+    )
+    assert clash.status_code == 409 and "race-1" in clash.json()["detail"]
+    with db() as session:
+        assert session.scalar(select(func.count()).select_from(Call)) == 2
+        assert session.get(Call, plain["id"]).external_id is None
+
+
 def test_a_call_past_its_deadline_reads_closed_and_the_pass_closes_it(client, db):
     fac = _token(client, _facilitator(db))
     call_id = client.post("/api/v1/calls", json=CALL_BODY, headers=fac).json()["id"]

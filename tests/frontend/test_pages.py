@@ -93,6 +93,19 @@ def test_the_posting_form_explains_each_mistake_and_publishes_a_valid_posting(co
     assert VISION_NEED["title"] in dashboard and 'data-state="pending"' in dashboard
 
 
+def test_odd_digits_and_huge_ids_in_pages_get_a_4xx_not_a_server_error(company, settings):
+    form = company.get("/app/postings/new?kind=need")
+    fields = {k: VISION_NEED[k] for k in ("kind", "title", "description", "s3_area")}
+    for trl in ("²", "①", "٣"):  # digits to str.isdigit, not to int() (or not a TRL an int reads)
+        response = company.post("/app/postings", data={**fields, "trl": trl, "csrf": csrf_of(form.text)})
+        assert response.status_code == 422 and 'class="field-error"' in response.text, trl
+    for huge in ("99999999999999999999", str(2**63), str(2**31)):
+        for path in (f"/app/suggestions/{huge}", f"/app/consortia/{huge}", f"/calls/{huge}"):
+            assert company.get(path).status_code in (404, 422), path
+    with sessions_for(settings.resolved_database_url)() as session:
+        assert session.scalars(select(Posting).where(Posting.title == VISION_NEED["title"])).first() is None
+
+
 def test_user_text_is_escaped(company):
     form = company.get("/app/postings/new")
     company.post(
