@@ -30,12 +30,18 @@
     count.toggleAttribute("data-zero", unread === 0);
   }
 
-  // Opening the bell marks what it shows as read.
+  // Opening the bell marks what it shows as read. keepalive: a click on one of its links right
+  // away leaves the page, which would otherwise cancel these requests (and leave them unread).
   document.getElementById("bell").addEventListener("toggle", (e) => {
     if (!e.target.open) return;
     shown.filter((n) => !n.read_at).forEach((n) => {
       n.read_at = "now";
-      fetch("/api/v1/notifications/" + n.id + "/read", { method: "POST", headers: csrf, credentials: "same-origin" });
+      fetch("/api/v1/notifications/" + n.id + "/read", {
+        method: "POST",
+        headers: csrf,
+        credentials: "same-origin",
+        keepalive: true,
+      });
     });
     unread = 0;
     count.textContent = "0";
