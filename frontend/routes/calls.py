@@ -97,9 +97,8 @@ def _number(value: str) -> int | str | None:
     value = value.strip().replace(".", "").replace(" ", "")
     if not value:
         return None
-    return (
-        int(value) if value.isascii() and value.isdigit() else value
-    )  # isdigit() alone takes '²', which int() refuses
+    # ASCII digits only: isdigit() alone takes '²', which int() refuses.
+    return int(value) if value.isascii() and value.isdigit() else value
 
 
 @router.post("/calls", response_class=HTMLResponse)
