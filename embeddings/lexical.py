@@ -122,9 +122,7 @@ class _DocStore:
         live = slots[found]
         lengths = self.length.data[live].astype(np.int64)
         found, live, lengths = found[lengths > 0], live[lengths > 0], lengths[lengths > 0]
-        ends = np.cumsum(lengths)
-        at = np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - lengths, lengths)
-        at += np.repeat(self.start.data[live], lengths)
+        at = _ranges(self.start.data[live], lengths)
         return found, lengths, self.cols.data[at], self.counts.data[at]
 
     def pop(self, doc_id: int) -> tuple[int, np.ndarray] | None:
@@ -150,9 +148,7 @@ class _DocStore:
     def _compact(self) -> None:
         keep = np.flatnonzero(self.kind.view() >= 0)
         lengths = self.length.view()[keep]
-        ends = np.cumsum(lengths, dtype=np.int64)
-        at = np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - lengths, lengths)
-        at += np.repeat(self.start.view()[keep], lengths)
+        at = _ranges(self.start.view()[keep], lengths)
         doc, kind = self.doc.view()[keep], self.kind.view()[keep]
         cols, counts = self.cols.view()[at], self.counts.view()[at]
         self.__init__()  # type: ignore[misc]
@@ -327,8 +323,7 @@ class _Shard:
             cols = q.cols[inside]
             # The matrix holds bare tf weights, so both idf factors go on the query side.
             num = self.mat[:, cols] @ (q.weights[inside] * idf[cols]) if cols.size else np.zeros(n_slots)
-            s = self.s
-            norms = np.sqrt(np.maximum(q.a * q.a * s[:, 0] - 2.0 * q.a * s[:, 1] + s[:, 2], 0.0))
+            norms = _norms(self.s, q.a)
             ids.append(self.ids)
             alive.append(self.alive)
             scores.append(_cosine(num, norms, q.norm, self.alive))
@@ -364,16 +359,14 @@ def _touched(shard: _Shard, queries: Sequence[_Query]) -> list[tuple[np.ndarray,
         inside = q.cols < width
         cols = q.cols[inside]
         lengths = indptr[cols + 1] - indptr[cols]
-        total = int(lengths.sum())
-        if not total:
+        if not lengths.sum():
             out.append((np.empty(0, dtype=np.int64), np.empty(0)))
             continue
-        at = np.arange(total) + np.repeat(indptr[cols] - (np.cumsum(lengths) - lengths), lengths)
+        at = _ranges(indptr[cols], lengths)
         term_weights = q.weights[inside] * (q.a - q.b[cols])
         slots, position = np.unique(indices[at], return_inverse=True)
         sums = np.bincount(position, weights=data[at] * np.repeat(term_weights, lengths))
-        sj = np.take(shard.s, slots, axis=0)
-        norms = np.sqrt(np.maximum(q.a * q.a * sj[:, 0] - 2.0 * q.a * sj[:, 1] + sj[:, 2], 0.0))
+        norms = _norms(np.take(shard.s, slots, axis=0), q.a)
         out.append((shard.ids.take(slots), _cosine(sums, norms, q.norm, shard.alive.take(slots))))
     if shard.p_ids.size:
         for j, q in enumerate(queries):
@@ -420,6 +413,19 @@ def _top(ids: np.ndarray, cos: np.ndarray, k: int) -> list[tuple[int, float]]:
     order = np.lexsort((ids[hits], -cos[hits]))[:k]
     best = hits[order]
     return list(zip(ids[best].tolist(), cos[best].tolist(), strict=True))
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The positions start, start+1, ... of each (start, length) range, one range after the other."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    ends = np.cumsum(lengths)
+    at = np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - lengths, lengths)
+    return at + np.repeat(np.asarray(starts, dtype=np.int64), lengths)
+
+
+def _norms(s: np.ndarray, a: float) -> np.ndarray:
+    """Doc norms |d| = sqrt(A^2 S0 - 2 A S1 + S2) from the slots' (S0, S1, S2) rows (module doc)."""
+    return np.sqrt(np.maximum(a * a * s[:, 0] - 2.0 * a * s[:, 1] + s[:, 2], 0.0))
 
 
 def _cosine(num: np.ndarray, norms: np.ndarray, qnorm: float, alive: np.ndarray) -> np.ndarray:

@@ -76,6 +76,16 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return {".".join(str(p) for p in e["loc"] if isinstance(p, str)): e["msg"] for e in exc.errors()}
 
 
+def form_number(text: str) -> int | str | None:
+    """A form's number field: None when empty, an int when it is ASCII digits, else the text
+    itself, for the schema to refuse with its own message (str.isdigit alone takes '²', which
+    int() refuses)."""
+    text = text.strip()
+    if not text:
+        return None
+    return int(text) if text.isascii() and text.isdigit() else text
+
+
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 

@@ -446,7 +446,7 @@ class _PreparedReplica(IndexReplica):
         return found if found is not None else super().probe(posting_id)
 
     def near(self, probe: Probe, k: int) -> list[tuple[int, float]]:
-        found = self.nearby.get((probe.posting_id, k)) if probe.posting_id in self.probes else None
+        found = self.nearby.get((probe.posting_id, k))
         return found if found is not None else super().near(probe, k)
 
 

@@ -23,7 +23,7 @@ from api.models import CallFit, Posting, User
 from api.models.base import utcnow
 from api.models.enums import OrganisationType
 from frontend.session import csrf_protected
-from frontend.web import WebUser, field_errors, redirect, render
+from frontend.web import WebUser, field_errors, form_number, redirect, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protected)])
 
@@ -94,11 +94,7 @@ def _opening(value: str) -> datetime | None | str:
 
 
 def _number(value: str) -> int | str | None:
-    value = value.strip().replace(".", "").replace(" ", "")
-    if not value:
-        return None
-    # ASCII digits only: isdigit() alone takes '²', which int() refuses.
-    return int(value) if value.isascii() and value.isdigit() else value
+    return form_number(value.replace(".", "").replace(" ", ""))  # "1.000.000" and "1 000 000" too
 
 
 @router.post("/calls", response_class=HTMLResponse)

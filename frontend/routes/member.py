@@ -20,7 +20,7 @@ from api.postings.service import create_posting, list_postings
 from api.suggestions import service as suggestions
 from frontend.i18n import LANGUAGES
 from frontend.session import csrf_protected, remember_language
-from frontend.web import WebUser, field_errors, home_of, redirect, render
+from frontend.web import WebUser, field_errors, form_number, home_of, redirect, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protected)])
 
@@ -83,7 +83,7 @@ def publish(
             description=description,
             keywords=[k for k in keywords.split(",")],
             s3_area=s3_area,
-            trl=int(trl) if trl.strip().isascii() and trl.strip().isdigit() else (trl.strip() or None),
+            trl=form_number(trl),
         )
     except ValidationError as exc:
         errors = field_errors(exc)
