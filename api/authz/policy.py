@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from sqlalchemy import ColumnElement, and_, case, false, or_, select, true, union
 
-from api.models import Call, Consortium, ConsortiumMember, Posting, Suggestion, User
+from api.models import Call, Consortium, ConsortiumMember, Notification, Posting, Suggestion, User
 from api.models.enums import Role, S3Area, SuggestionStatus
 
 ALL_AREAS = frozenset(area.value for area in S3Area)
@@ -214,7 +214,8 @@ def _involves(posting_ids) -> ColumnElement[bool]:  # type: ignore[no-untyped-de
 
 
 def reviewable_suggestions_filter(user: User) -> ColumnElement[bool]:
-    """The suggestions a user reviews: its clusters' pairs, except those of its own organisation."""
+    """The suggestions a user reviews: its clusters' pairs, except those of its own organisation and
+    those with a posting on the other side of one of them (the information barrier)."""
     return _reviewable(user.organisation_id, reviewer_areas(user))
 
 
@@ -242,7 +243,11 @@ def _reviewable(organisation_id: int | None, areas: frozenset[str]) -> ColumnEle
     )
     if organisation_id is None:
         return in_areas
-    return and_(in_areas, ~_involves(_postings_of(organisation_id)))
+    # Neither its own organisation's pairs nor any pair with a posting on the other side of one
+    # of them: reviewing those would name who its organisation was paired with (information barrier).
+    return and_(
+        in_areas, ~_involves(_postings_of(organisation_id)), ~_involves(counterparts_of(organisation_id))
+    )
 
 
 @lru_cache(maxsize=1024)
@@ -270,9 +275,29 @@ def party_visible_first():  # type: ignore[no-untyped-def]
     return case((_reached_parties(), 0), else_=1)
 
 
-def reviewers_among(users: Iterable[User], suggestion: Suggestion) -> list[User]:
-    """The facilitators to ask for a review of `suggestion` (not those of its organisations)."""
-    return [user for user in users if is_facilitator(user) and is_reviewer_of(user, suggestion)]
+def reviewers_among(users: Iterable[User], suggestion: Suggestion, barred: Iterable[int] = ()) -> list[User]:
+    """The facilitators to ask for a review of `suggestion`: not those of its organisations, nor of
+    the `barred` ones (`paired_organisations`: on the other side of another pair of its postings)."""
+    barred = frozenset(barred)
+    return [
+        user
+        for user in users
+        if is_facilitator(user) and is_reviewer_of(user, suggestion) and user.organisation_id not in barred
+    ]
+
+
+def paired_organisations(posting_ids: Iterable[int]):  # type: ignore[no-untyped-def]
+    """The organisations on the other side of any pair of these postings: the SQL twin, for one
+    suggestion's reviewers, of what `reviewable_suggestions_filter` keeps out."""
+    ids = sorted(set(posting_ids))
+    return union(
+        select(Posting.organisation_id)
+        .join(Suggestion, Suggestion.offer_id == Posting.id)
+        .where(Suggestion.need_id.in_(ids)),
+        select(Posting.organisation_id)
+        .join(Suggestion, Suggestion.need_id == Posting.id)
+        .where(Suggestion.offer_id.in_(ids)),
+    )
 
 
 def facilitators_filter() -> ColumnElement[bool]:
@@ -298,6 +323,14 @@ def can_view_dashboard(user: User) -> bool:
 
 def dashboard_areas(user: User) -> list[str]:
     return sorted(reviewer_areas(user))
+
+
+def dashboard_postings_filter(user: User) -> ColumnElement[bool]:
+    """The postings of the reviewer's clusters, never the other side of its organisation's pairs."""
+    in_areas = Posting.s3_area.in_(dashboard_areas(user))
+    if user.organisation_id is None:
+        return in_areas
+    return and_(in_areas, Posting.id.not_in(counterparts_of(user.organisation_id)))
 
 
 def can_change_roles(user: User | None) -> bool:
@@ -346,6 +379,15 @@ def can_publish_call_in(user: User, s3_areas: Iterable[str]) -> bool:
         return True
     areas = frozenset(s3_areas)
     return is_facilitator(user) and bool(areas) and areas <= reviewer_areas(user)
+
+
+def can_change_call_areas(user: User, call: Call, s3_areas: Iterable[str]) -> bool:
+    """An edit of a call changes only the editor's own clusters in it (an admin's: any): one cluster's
+    facilitator neither takes a joint call from another cluster nor hands it one."""
+    if is_admin(user):
+        return True
+    after = frozenset(s3_areas) or ALL_AREAS
+    return is_facilitator(user) and (call_areas(call) ^ after) <= reviewer_areas(user)
 
 
 def can_read_call(user: User | None, call: Call) -> bool:
@@ -413,6 +455,24 @@ def consortium_candidates_filter(user: User) -> ColumnElement[bool]:
 
 
 # --- privacy: export, erasure, audit ---------------------------------------------------------
+
+
+# What a facilitator is told as a reviewer: its work for the clusters, not its organisation's data.
+REVIEW_NOTIFICATIONS = frozenset({"suggestion.review", "consortium.review"})
+
+
+def exported_notifications_filter(user_ids: Iterable[int]) -> ColumnElement[bool]:
+    """The notifications an organisation's export holds: its users', except what they were told as
+    reviewers (which the other members may not read)."""
+    return and_(
+        Notification.recipient_id.in_(sorted(user_ids)),
+        Notification.kind.not_in(sorted(REVIEW_NOTIFICATIONS)),
+    )
+
+
+def exports_consortium(user: User, consortium: Consortium) -> bool:
+    """An export holds the proposals the organisation is in, not those its facilitator reviews."""
+    return membership_of(user, consortium) is not None and can_see_consortium(user, consortium)
 
 
 def can_export_organisation(user: User, organisation_id: int) -> bool:

@@ -402,6 +402,26 @@ def answer(session: Session, *, jobs: JobBuffer, user: User, consortium_id: int,
     return consortium
 
 
+def leave_proposals(session: Session, organisation_id: int) -> int:
+    """An organisation being erased leaves its proposals: none can form as proposed any more, so
+    each still open ends incomplete, as if it had declined (those who accepted still see each
+    other). Returns how many."""
+    left = session.execute(
+        update(Consortium)
+        .where(
+            Consortium.id.in_(
+                select(ConsortiumMember.consortium_id).where(
+                    ConsortiumMember.organisation_id == organisation_id
+                )
+            ),
+            Consortium.status.in_((PENDING_REVIEW, INVITED, FORMED)),
+        )
+        .values(status=INCOMPLETE, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return left.rowcount or 0
+
+
 def accepted_organisations(session: Session, call_id: int) -> list[int]:
     """Organisations in a proposal for the call that they accepted (for the deadline reminders)."""
     return list(

@@ -91,10 +91,14 @@ def _fields_of(data: CallCreate, now: datetime) -> dict:  # type: ignore[type-ar
     return fields
 
 
-def _check(author: User, fields: dict) -> None:  # type: ignore[type-arg]
+def _check(author: User, fields: dict, edited: Call | None = None) -> None:  # type: ignore[type-arg]
+    """The author may publish these terms (or, for an `edited` call, change it into them), and they
+    hold together."""
     if not policy.can_publish_calls(author):
         raise Forbidden("Only cluster facilitators and admins publish funding calls.")
-    if not policy.can_publish_call_in(author, fields["s3_areas"]):
+    if edited is not None:
+        _check_areas_change(author, edited, fields["s3_areas"])
+    elif not policy.can_publish_call_in(author, fields["s3_areas"]):
         mine = ", ".join(sorted(policy.reviewer_areas(author))) or "none"
         raise Forbidden(f"A facilitator publishes calls for its own clusters: list in s3_areas only {mine}.")
     problems = []
@@ -105,6 +109,14 @@ def _check(author: User, fields: dict) -> None:  # type: ignore[type-arg]
     problems += terms_of_unchecked(call).problems()
     if problems:
         raise InvalidInput("The call's terms do not hold together: " + "; ".join(problems) + ".")
+
+
+def _check_areas_change(author: User, call: Call, s3_areas: list[str]) -> None:
+    if not policy.can_change_call_areas(author, call, s3_areas):
+        mine = ", ".join(sorted(policy.reviewer_areas(author))) or "none"
+        raise Forbidden(
+            f"Call {call.id} belongs to other clusters too: add or remove only your own ({mine}) in s3_areas."
+        )
 
 
 def terms_of_unchecked(call: Call) -> CallTerms:
@@ -167,6 +179,7 @@ def _reimport(
     """A call imported again (same external_id): updated, by someone who may manage it."""
     if not policy.can_manage_call(author, call):
         raise Forbidden(f"Call {call.external_id!r} belongs to clusters you do not facilitate.")
+    _check_areas_change(author, call, fields["s3_areas"])  # type: ignore[arg-type]
     _update(session, jobs=jobs, call=call, fields=fields, now=now)
     return call
 
@@ -177,7 +190,7 @@ def edit_call(session: Session, *, jobs: JobBuffer, user: User, call_id: int, da
     call = managed_call(session, user=user, call_id=call_id)
     now = utcnow()
     fields = _fields_of(data, now)
-    _check(user, fields)
+    _check(user, fields, edited=call)
     if data.external_id and data.external_id != call.external_id:
         taken = _taken_by(session, data.external_id, call.id)
         if taken is not None:

@@ -43,7 +43,9 @@ def cluster_dashboard(session: Session, user: User) -> ClusterDashboard:
     if not policy.can_view_dashboard(user):
         raise Forbidden("The cluster dashboard is for cluster facilitators.")
     areas = policy.dashboard_areas(user)
-    postings = list(session.scalars(select(Posting).where(Posting.s3_area.in_(areas)).order_by(Posting.id)))
+    postings = list(
+        session.scalars(select(Posting).where(policy.dashboard_postings_filter(user)).order_by(Posting.id))
+    )
     # The pairs this reviewer reviews: its own organisation's stay out (conflict of interest).
     suggestions = list(
         session.scalars(

@@ -43,7 +43,18 @@ def clean_text(value: str, *, multiline: bool) -> str:
         if unicodedata.category(char) == "Cc" and char not in allowed:
             kind = "line break" if char == "\n" else "control character"
             raise ValueError(f"contains a {kind} (U+{ord(char):04X}) at position {position}: remove it")
-    return value.strip()
+    value = value.strip()
+    if value and not any(is_visible(char) for char in value):
+        raise ValueError(
+            "has no visible characters (only spaces, zero-width or combining marks): write some text"
+        )
+    return value
+
+
+def is_visible(char: str) -> bool:
+    """Whether a character shows as something: not a space, a format character (zero-width
+    space, joiner, direction mark) or a combining mark on its own."""
+    return not char.isspace() and unicodedata.category(char) not in ("Cf", "Mn", "Me")
 
 
 def _clean_line(value: Any) -> Any:
@@ -78,6 +89,7 @@ def keyword_key(keyword: str) -> str:
 
 
 class RequestBody(BaseModel):
-    """Base of every request body: NaN and Infinity are not numbers a client may send."""
+    """Base of every request body: NaN and Infinity are not numbers a client may send, and a field
+    the body does not have is refused (a misspelt or read-only one would otherwise be ignored)."""
 
-    model_config = ConfigDict(allow_inf_nan=False)
+    model_config = ConfigDict(allow_inf_nan=False, extra="forbid")

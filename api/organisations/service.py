@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import unicodedata
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.core.errors import Conflict, Forbidden
+from api.http.fields import is_visible
 from api.models import Organisation, User
 from api.organisations.schemas import OrganisationCreate
 
@@ -29,11 +32,23 @@ def update_organisation(session: Session, *, user: User, data: OrganisationCreat
     return organisation
 
 
+def name_key(name: str) -> str:
+    """What two names that read alike share: compatibility forms folded (NFKC), accents and
+    invisible characters dropped, case folded, spaces collapsed ("ÉTOILE  Srl\u200b" = "etoile srl")."""
+    decomposed = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", name))
+    visible = "".join(c for c in decomposed if is_visible(c) or c.isspace())
+    return " ".join(visible.split()).casefold()
+
+
 def _refuse_taken_name(session: Session, name: str, *, organisation_id: int | None) -> None:
-    """Counterparts learn a name at introduction: nobody may register as an existing organisation."""
-    key = " ".join(name.split()).casefold()
-    taken = session.scalars(select(Organisation.id).where(func.lower(Organisation.name) == key.lower()))
-    if any(found != organisation_id for found in taken):
+    """Counterparts learn a name at introduction: nobody may register as an existing organisation.
+
+    Compared in Python, not SQL: neither SQLite's lower() (ASCII only) nor a collation folds
+    accents and zero-width characters alike. One read of every name (a region has thousands of
+    organisations, and registrations and profile edits are rare)."""
+    key = name_key(name)
+    names = session.execute(select(Organisation.id, Organisation.name))
+    if any(found != organisation_id and name_key(other) == key for found, other in names):
         raise Conflict(
             f"An organisation named {name.strip()!r} is already registered: ask the platform's administrator "
             "to add you to it, or write your organisation's full legal name."

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from api.audit import service as audit
 from api.authz import policy
-from api.calls.proposals import list_consortia, member_view
+from api.calls.proposals import leave_proposals, list_consortia, member_view
 from api.core.errors import Forbidden, InvalidInput, NotFound
 from api.core.jobs import FORGET_RECIPIENTS, JobBuffer
 from api.mail.transport import recipient_key
@@ -69,14 +69,16 @@ def export_organisation(session: Session, *, user: User) -> dict[str, Any]:
     )
     notifications = session.scalars(
         select(Notification)
-        .where(Notification.recipient_id.in_([u.id for u in users]))
+        .where(policy.exported_notifications_filter([u.id for u in users]))
         .order_by(Notification.id)
     )
     emails = {u.id: u.email for u in users}
     call_fits = session.scalars(
         select(CallFit).where(CallFit.organisation_id == organisation.id).order_by(CallFit.id)
     ).unique()
-    consortia = list_consortia(session, user=user, limit=None)
+    consortia = [
+        c for c in list_consortia(session, user=user, limit=None) if policy.exports_consortium(user, c)
+    ]
     document = {
         "format": EXPORT_FORMAT,
         "exported_at": utcnow().isoformat(),
@@ -258,6 +260,7 @@ def erase(session: Session, *, jobs: JobBuffer, actor: User, organisation: Organ
     )
     for posting in postings:
         withdraw_open_suggestions(session, jobs=jobs, posting=posting)
+    leave_proposals(session, organisation.id)
     session.flush()
     suggestion_ids = list(
         session.scalars(

@@ -174,9 +174,11 @@ def _revisions(suggestion: Suggestion) -> str:
 
 
 def reviewers_of(session: Session, suggestion: Suggestion) -> list[User]:
-    """The facilitators of the need's and of the offer's cluster, except those of its organisations."""
+    """The facilitators of the need's and of the offer's cluster, except those of its organisations
+    and of the organisations paired with either posting elsewhere."""
     facilitators = session.scalars(select(User).where(policy.facilitators_filter()).order_by(User.id))
-    return policy.reviewers_among(facilitators, suggestion)
+    barred = session.scalars(policy.paired_organisations([suggestion.need_id, suggestion.offer_id]))
+    return policy.reviewers_among(facilitators, suggestion, barred.all())
 
 
 def approve(
@@ -232,16 +234,14 @@ def _audit_review(
 
 def _reviewable(session: Session, user: User, suggestion_id: int, *, allowed: tuple[str, ...]) -> Suggestion:
     suggestion = session.get(Suggestion, suggestion_id)
-    # What a user cannot see does not exist for it (another cluster's facilitator included); a
-    # facilitator of the pair's clusters whose own organisation is a party learns why it may not act.
-    if suggestion is None or not (
-        policy.can_see_suggestion(user, suggestion) or policy.conflict_of_interest(user, suggestion)
-    ):
-        raise NotFound(f"Suggestion {suggestion_id} does not exist.")
-    if policy.conflict_of_interest(user, suggestion):
+    # A facilitator of the pair's clusters whose own organisation is a party learns why it may not
+    # act; what a user cannot see does not exist for it (another cluster's facilitator included,
+    # and one barred from the pair by its organisation's other pairs: the SQL filter decides).
+    if suggestion is not None and policy.conflict_of_interest(user, suggestion):
         raise Forbidden(
             f"Suggestion {suggestion_id} involves your own organisation: another facilitator must review it."
         )
+    suggestion = get_suggestion(session, user=user, suggestion_id=suggestion_id)
     if not policy.can_review_suggestion(user, suggestion):
         raise Forbidden("Only a facilitator of the pair's clusters can review a suggestion.")
     if suggestion.status not in allowed:

@@ -1,3 +1,5 @@
+import pytest
+
 from tests.helpers import register
 
 
@@ -65,6 +67,29 @@ def test_nobody_registers_as_an_organisation_that_already_exists(client):
         },
     )
     assert copycat.status_code == 409 and "already registered" in copycat.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("first", "lookalike"),
+    [
+        ("ÉTOILE MECCANICA S.r.l.", "étoile meccanica s.r.l."),
+        ("Étoile Meccanica", "Etoile Meccanica"),
+        ("Laboratorio Visione", "Laboratorio Visione\u200b"),
+        ("Laboratorio Visione", "Laboratorio\u00a0Visione"),
+        ("Ｍｅｃｃａｎｉｃａ Uno", "Meccanica Uno"),
+    ],
+)
+def test_a_name_that_only_looks_different_is_taken_too(client, first, lookalike):
+    for n, name in enumerate((first, lookalike)):
+        response = client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": f"lookalike-{n}@example.it",
+                "password": "a-long-password",
+                "organization": {"name": name, "type": "company"},
+            },
+        )
+        assert response.status_code == (201 if n == 0 else 409), response.text
 
 
 def test_an_organisation_states_its_country_as_a_two_letter_code(client):

@@ -84,6 +84,8 @@ def test_nan_and_infinity_answer_422_with_a_body_that_is_valid_json(client):
         ("Visione \\u0000 artificiale", "control character"),
         ("Visione \\u001b[31m artificiale", "control character"),
         ("Visione\\nartificiale in linea", "line break"),
+        ("\\u200b\\u200b\\u200b\\u200b\\u200b\\u200b", "no visible characters"),
+        ("\\u0301\\u0301\\u0301\\u0301\\u0301", "no visible characters"),
     ],
 )
 def test_texts_with_surrogates_nul_or_control_characters_answer_422(client, raw_title, what):
@@ -188,3 +190,13 @@ def test_a_password_with_an_unpaired_surrogate_answers_422_not_500(client):
         headers={"content-type": "application/json"},
     )
     assert _assert_error_body(response, 422)["errors"][0]["loc"] == ["body", "password"]
+
+
+def test_a_field_the_body_does_not_have_answers_422_naming_it(client):
+    company = register(client)
+    made = client.post("/api/v1/postings", json=VISION_NEED, headers=company["headers"]).json()
+    moved = client.patch(
+        f"/api/v1/postings/{made['id']}", json={"organisation_id": 1}, headers=company["headers"]
+    )
+    body = _assert_error_body(moved, 422)
+    assert body["errors"][0]["loc"] == ["body", "organisation_id"]

@@ -19,9 +19,10 @@ from api.clusters.dashboard import cluster_dashboard
 from api.core.db import sessions_for, unit_of_work
 from api.core.jobs import JobBuffer
 from api.core.settings import override_settings
-from api.models import Call, CallFit, CallReminder, Consortium, Notification, Posting, User
+from api.models import Call, CallFit, CallReminder, Consortium, Notification, Organisation, Posting, User
 from api.models.base import utcnow
 from api.models.enums import Role
+from api.privacy.service import erase
 from tests import factories
 from tests.calls_platform.world import CALL_BODY, MECH, make_call, make_consortium
 from tests.samples import VISION_NEED, VISION_OFFER
@@ -95,6 +96,35 @@ def test_a_call_is_edited_by_its_facilitator_and_a_changed_text_is_matched_again
     with db() as session:
         call = session.get(Call, made["id"])
         assert call.description == text["description"] and call.external_id is None
+
+
+def test_a_facilitator_edits_a_joint_call_without_taking_it_from_the_other_cluster(client, db):
+    """Found by attacking the API: one cluster's facilitator could drop the other cluster from a
+    joint call (locking its facilitators out), yet not save it unchanged."""
+    admin = _token(client, _facilitator(db, "admin@example.it"))
+    with unit_of_work(db) as session:
+        session.scalar(select(User).where(User.email == "admin@example.it")).role = Role.admin.value
+    joint = {**CALL_BODY, "s3_areas": ["agrifood", MECH]}
+    made = client.post("/api/v1/calls", json=joint, headers=admin).json()
+    mech = _token(client, _facilitator(db))
+    agri = _token(client, _facilitator(db, "agri@example.it", clusters=("agrifood",)))
+    deadline = (utcnow() + timedelta(days=80)).isoformat()
+    edited = client.put(f"/api/v1/calls/{made['id']}", json={**joint, "deadline": deadline}, headers=mech)
+    assert edited.status_code == 200, edited.text
+    for areas in ([MECH], [MECH, "construction"], []):
+        taken = client.put(f"/api/v1/calls/{made['id']}", json={**joint, "s3_areas": areas}, headers=mech)
+        assert (
+            taken.status_code == 403 and "only your own (mechatronics_automotive)" in taken.json()["detail"]
+        )
+    # The import path is held to the same rule: re-importing the joint call cannot narrow it either.
+    client.put(f"/api/v1/calls/{made['id']}", json={**joint, "external_id": "joint-2"}, headers=admin)
+    narrowed = client.post(
+        "/api/v1/calls", json={**joint, "external_id": "joint-2", "s3_areas": [MECH]}, headers=mech
+    )
+    assert narrowed.status_code == 403
+    with db() as session:
+        assert sorted(session.get(Call, made["id"]).s3_areas) == ["agrifood", MECH]
+    assert client.get(f"/api/v1/calls/{made['id']}/funnel", headers=agri).status_code == 200
 
 
 def test_an_external_id_taken_by_a_concurrent_request_is_an_update_or_a_409_not_a_500(
@@ -294,6 +324,30 @@ def test_contacts_show_only_between_members_who_both_accepted(db):
         assert session.get(Consortium, consortium_id).status == "incomplete"
     with pytest.raises(Exception, match="takes no answer"):
         answer(ids[0], False)
+
+
+def test_an_erased_member_leaves_its_proposals_incomplete_and_the_others_cannot_form_them(db):
+    with unit_of_work(db) as session:
+        call = make_call(session)
+        people = [factories.member(session, t) for t in ("company", "research_lab", "tech_centre")]
+        orgs = [p.organisation_id for p in people]
+        invited = make_consortium(session, call, orgs[:2], status="invited").id
+        formed = make_consortium(session, call, orgs, status="formed").id
+        untouched = make_consortium(session, call, orgs[1:], status="invited").id
+        admin = factories.member(session, "company")
+        admin.role = Role.admin.value
+        erase(session, jobs=JobBuffer(), actor=admin, organisation=session.get(Organisation, orgs[0]))
+        lab = people[1].id
+    with db() as session:
+        assert [session.get(Consortium, i).status for i in (invited, formed, untouched)] == [
+            "incomplete",
+            "incomplete",
+            "invited",
+        ]
+    with unit_of_work(db) as session, pytest.raises(Exception, match="takes no answer"):
+        proposals.answer(
+            session, jobs=JobBuffer(), user=session.get(User, lab), consortium_id=invited, accept=True
+        )
 
 
 def test_reminders_go_once_per_distance_and_never_for_distances_passed_before_publication(db):
