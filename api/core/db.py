@@ -108,8 +108,19 @@ def _then_leave(method: Callable[[sqlite3.Connection], None]) -> Callable[[Any],
 
 def _take_write_gate(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
     # Listened to only on engines whose connections are GatedConnection.
-    if statement.lstrip()[:7].upper().startswith(_WRITES):
+    head = statement.lstrip()[:9].upper()
+    if head.startswith(_WRITES):
         conn.connection.dbapi_connection.enter_write()
+    elif head.startswith("SAVEPOINT"):
+        # SQLite opens a transaction for a SAVEPOINT outside one, and its RELEASE then commits it:
+        # a savepoint that comes first (`session.begin_nested()` before any write) would commit
+        # its rows on their own, whatever the outer transaction does next (a fit kept without its
+        # notification). pysqlite only opens one before a write, so the transaction is opened
+        # here; a savepoint in this project always guards a write, so it takes the gate first.
+        dbapi_connection = conn.connection.dbapi_connection
+        if not dbapi_connection.in_transaction:
+            dbapi_connection.enter_write()
+            dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

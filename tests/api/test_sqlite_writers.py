@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from sqlalchemy import text
+from sqlalchemy.orm import Session
 
 from api.core.db import make_engine
 
@@ -58,3 +59,26 @@ def test_the_gate_is_free_again_after_a_commit_a_rollback_or_a_closed_connection
         connection.close()
     with engine.connect() as reader:
         assert [v for (v,) in reader.execute(text("SELECT v FROM t ORDER BY id"))] == ["commit"]
+
+
+def test_a_savepoint_before_any_write_commits_nothing_on_its_own(tmp_path):
+    """Found by fault injection: SQLite opens a transaction for a SAVEPOINT outside one and commits
+    it at the RELEASE, so a first write inside `begin_nested()` survived the outer rollback (a call
+    fit kept without its notification when the job then failed)."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+    with Session(engine) as session:
+        session.execute(text("SELECT count(*) FROM t")).scalar()  # reads first, as the jobs do
+        with session.begin_nested():
+            session.execute(text("INSERT INTO t (v) VALUES ('fit')"))
+        session.execute(text("INSERT INTO t (v) VALUES ('notification')"))
+        session.rollback()  # the job fails before its commit
+        with session.begin_nested():
+            session.execute(text("INSERT INTO t (v) VALUES ('kept')"))
+        session.commit()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT v FROM t")).scalars().all() == ["kept"]
+    gate = engine.pool.connect().dbapi_connection.write_gate
+    assert gate.acquire(blocking=False)  # and the gate was given back at the commit
+    gate.release()
