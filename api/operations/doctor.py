@@ -22,7 +22,7 @@ from api.core.settings import Settings
 from api.models import Embedding, Posting
 from api.models.base import utcnow
 from api.models.enums import PipelineState, PostingStatus
-from api.operations.deadletters import NAMESPACE, count_dead_letters
+from api.operations.deadletters import NAMESPACE, SUBJECTS, count_dead_letters, list_dead_letters
 
 Level = Literal["ok", "warn", "fail"]
 LEVELS: tuple[Level, ...] = ("ok", "warn", "fail")
@@ -58,6 +58,7 @@ class Facts:
     deliveries: dict[str, Stuck] | None = None
     queues: dict[str, int] = field(default_factory=dict)
     dead_letters: int | None = None
+    dead_letters_settled: int = 0  # of those, about postings matched since (the reconciler's work)
     # Seconds since each live worker process's last heartbeat ("host:pid"); a dead one's key
     # expires, so an empty dict means no worker is up.
     heartbeats: dict[str, float] = field(default_factory=dict)
@@ -173,13 +174,23 @@ def diagnose(facts: Facts, limits: Thresholds) -> list[Finding]:
         for queue, depth in sorted(facts.queues.items()):
             level = "warn" if depth >= QUEUE_DEPTH_WARN else "ok"
             out.append(Finding(f"queue.{queue}", level, f"{depth} message(s) waiting"))
-        if facts.dead_letters:
+        if facts.dead_letters and facts.dead_letters > facts.dead_letters_settled:
             out.append(
                 Finding(
                     "dead_letters",
                     "fail",
-                    f"{facts.dead_letters} message(s) exhausted their retries:"
+                    f"{facts.dead_letters} message(s) exhausted their retries"
+                    f" ({facts.dead_letters_settled} since settled):"
                     " `clustermatch jobs failed`, then `clustermatch jobs retry`",
+                )
+            )
+        elif facts.dead_letters:
+            out.append(
+                Finding(
+                    "dead_letters",
+                    "warn",
+                    f"{facts.dead_letters} message(s) exhausted their retries, all about postings matched"
+                    " since: `clustermatch jobs failed` tells why (they expire after 7 days)",
                 )
             )
         else:
@@ -228,6 +239,8 @@ def gather_facts(
         facts.index_generation = int(generation) if generation is not None else 0
         facts.queues = queue_depths(client)
         facts.dead_letters = count_dead_letters(client)
+        if facts.dead_letters and facts.database_error is None:
+            facts.dead_letters_settled = _settled_dead_letters(engine, client)
         facts.heartbeats = _heartbeats(client)
     except (redis.RedisError, OSError) as exc:
         facts.redis_error = f"unreachable: {type(exc).__name__}: {exc}"
@@ -257,6 +270,31 @@ def _seconds(now: datetime, then: datetime | None) -> float:
     if then.tzinfo is None:
         then = then.replace(tzinfo=now.tzinfo)
     return max(0.0, (now - then).total_seconds())
+
+
+def _settled_dead_letters(engine: Engine, client: redis.Redis) -> int:
+    """Dead letters about a posting that has been matched (at that revision or later) or is gone
+    since: the outage passed and the reconciler did the work again."""
+    letters = [
+        letter
+        for letter in list_dead_letters(client)
+        if SUBJECTS.get(letter.actor) == "posting" and len(letter.args) >= 2
+    ]
+    if not letters:
+        return 0
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(Posting.id, Posting.revision, Posting.pipeline_state).where(
+                Posting.id.in_({int(letter.args[0]) for letter in letters})
+            )
+        ).all()
+    done = {row.id: row.revision for row in rows if row.pipeline_state == PipelineState.matched.value}
+    present = {row.id for row in rows}
+    return sum(
+        1
+        for letter in letters
+        if int(letter.args[0]) not in present or done.get(int(letter.args[0]), -1) >= int(letter.args[1])
+    )
 
 
 def _gather_database(engine: Engine, facts: Facts, *, model: str, now: datetime) -> None:

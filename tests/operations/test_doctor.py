@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import dramatiq
 import redis
 from click.testing import CliRunner
 from sqlalchemy import update
@@ -138,6 +139,20 @@ def test_doctor_exits_zero_when_healthy_and_one_with_a_stuck_posting_or_a_dead_l
         dead = CliRunner().invoke(main, ["doctor", "--json"])
         assert dead.exit_code == 1
         assert json.loads(dead.output)["facts"]["dead_letters"] == 1
+
+        # Found by fault injection: an outage dead-letters the embedding of a posting that the
+        # reconciler then matched; doctor says so, and stays green.
+        client.delete("dramatiq:embedding.XQ")
+        message = dramatiq.Message(
+            queue_name="embedding", actor_name="postings.embed", args=(posting_id, 1), kwargs={}, options={}
+        )
+        client.zadd("dramatiq:embedding.XQ", {message.message_id: 1_700_000_000_000})
+        client.hset("dramatiq:embedding.XQ.msgs", message.message_id, message.encode())
+        settled = CliRunner().invoke(main, ["doctor"])
+        assert settled.exit_code == 0 and "WARN  dead_letters" in settled.output, settled.output
+        with unit_of_work(sessions) as session:
+            session.execute(update(Posting).values(pipeline_state="embedded", revision=2))
+        assert CliRunner().invoke(main, ["doctor"]).exit_code == 1
     finally:
         override_settings(None)
         client.flushdb()
