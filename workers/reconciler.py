@@ -76,7 +76,7 @@ class ReconcilerMiddleware(dramatiq.Middleware):
             tombstones = prune_tombstones(uow.session, now=now)
         # Its own transaction: a failing calls pass never undoes the postings' reconciliation.
         with res.unit_of_work() as uow:
-            calls = calls_pass(uow.session, jobs=uow.jobs, settings=res.settings, now=now)
+            calls = calls_pass(uow.session, jobs=uow.jobs, settings=res.settings, now=now, busy_queues=busy)
         if any(calls.values()):
             log.info("reconciler: calls %s", calls)
         if report.requeued or report.failed or report.expired:

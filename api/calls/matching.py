@@ -205,11 +205,13 @@ def match_posting_to_calls(
         if _searchable(c, replica)
     ]
     if not calls:
+        posting.calls_matched_revision = revision
         return 0
     if not replica.holds(posting_id, revision):  # only this posting is scored: no other row matters
         replica.sync(session)
     if posting_id not in replica:
         return 0  # not embedded for the replica's model yet: its own pipeline comes back here
+    posting.calls_matched_revision = revision
     created = 0
     notifications: list[Notification] = []
     for call in calls:

@@ -182,7 +182,9 @@ def send_weekly_fits(session: Session, *, jobs: JobBuffer, now: datetime, limit:
     return len(written)
 
 
-def calls_pass(session: Session, *, jobs: JobBuffer, settings, now: datetime) -> dict[str, int]:  # type: ignore[no-untyped-def]
+def calls_pass(  # type: ignore[no-untyped-def]
+    session: Session, *, jobs: JobBuffer, settings, now: datetime, busy_queues: frozenset[str] = frozenset()
+) -> dict[str, int]:
     """The calls' share of the periodic pass: close expired calls, rescue stuck ones, remind."""
     from api.calls.service import reconcile_calls
 
@@ -192,6 +194,7 @@ def calls_pass(session: Session, *, jobs: JobBuffer, settings, now: datetime) ->
         now=now,
         stale_after=timedelta(seconds=settings.reconcile_stale_seconds),
         max_attempts=settings.pipeline_max_attempts,
+        busy_queues=busy_queues,
     )
     reminders = send_due_reminders(session, jobs=jobs, distances=settings.call_reminder_days, now=now)
     weekly = send_weekly_fits(session, jobs=jobs, now=now)
@@ -199,6 +202,7 @@ def calls_pass(session: Session, *, jobs: JobBuffer, settings, now: datetime) ->
         "closed": report.closed,
         "requeued": report.requeued,
         "proposals": report.proposals,
+        "postings": report.postings,
         "reminders": reminders,
         "weekly": weekly,
     }

@@ -11,12 +11,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.authz import policy
-from api.calls.jobs import EMBED_CALL, MATCH_CALL, PROPOSE_CONSORTIA
+from api.calls.jobs import EMBED_CALL, MATCH_CALL, MATCH_POSTING_TO_CALLS, PROPOSE_CONSORTIA
 from api.calls.schemas import CallCreate
 from api.calls.terms import CallTerms, ConsortiumRule
 from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -269,16 +269,26 @@ def close(call: Call, *, now: datetime) -> None:
         call.status, call.closed_at = CLOSED, now
 
 
+CALLS_RESCUE_WINDOW = timedelta(days=1)
+
+
 @dataclass
 class CallReconcileReport:
     closed: int = 0
     requeued: int = 0
     failed: int = 0
     proposals: int = 0  # calls whose proposal job was lost: sent again
+    postings: int = 0  # matched postings whose calls job was lost: sent again
 
 
 def reconcile_calls(
-    session: Session, *, jobs: JobBuffer, now: datetime, stale_after: timedelta, max_attempts: int
+    session: Session,
+    *,
+    jobs: JobBuffer,
+    now: datetime,
+    stale_after: timedelta,
+    max_attempts: int,
+    busy_queues: frozenset[str] = frozenset(),
 ) -> CallReconcileReport:
     """Close calls past their deadline; re-enqueue calls stuck before `matched`, give up after
     `max_attempts` (as the posting reconciler does); send again the proposal jobs that were lost."""
@@ -323,6 +333,27 @@ def reconcile_calls(
     for call_id, revision in lost:
         jobs.enqueue(PROPOSE_CONSORTIA, call_id, revision)
     report.proposals = len(lost)
+    # A posting's calls job lost on the way (Redis down at its match's commit): matched, yet not
+    # matched with the calls at that revision. Within a day of its match: a job that keeps
+    # failing ends in the dead letters, not re-sent forever; not while that queue has a backlog
+    # (the job may be waiting its turn there).
+    if MATCH_POSTING_TO_CALLS.queue_name in busy_queues:
+        return report
+    unmatched = session.execute(
+        select(Posting.id, Posting.revision)
+        .where(
+            Posting.status == PostingStatus.open.value,
+            Posting.pipeline_state == PipelineState.matched.value,
+            Posting.matched_at < now - stale_after,
+            Posting.matched_at > now - CALLS_RESCUE_WINDOW,
+            or_(Posting.calls_matched_revision.is_(None), Posting.calls_matched_revision < Posting.revision),
+        )
+        .order_by(Posting.matched_at)
+        .limit(500)
+    ).all()
+    for posting_id, revision in unmatched:
+        jobs.enqueue(MATCH_POSTING_TO_CALLS, posting_id, revision)
+    report.postings = len(unmatched)
     return report
 
 

@@ -42,6 +42,9 @@ class Posting(Base):
     # Matched without a suggestion: {"scores": {candidate id: score} of the best few, "threshold":
     # the delivery threshold}, for the owner to see how close it came (the ids never leave the API).
     nearest: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
+    # The revision last matched with the open funding calls (`calls.matching`); behind `revision`
+    # once matched, the calls job was lost and the reconciler sends it again.
+    calls_matched_revision: Mapped[int | None] = mapped_column(Integer)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

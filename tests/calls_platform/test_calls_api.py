@@ -127,6 +127,47 @@ def test_a_facilitator_edits_a_joint_call_without_taking_it_from_the_other_clust
     assert client.get(f"/api/v1/calls/{made['id']}/funnel", headers=agri).status_code == 200
 
 
+def test_a_posting_whose_calls_job_was_lost_is_matched_with_the_calls_again(db):
+    """Found by fault injection: Redis down at a match's commit lost the posting's calls job for
+    good (it was matched, so nothing looked at it again, and it never learnt of a fitting call)."""
+    now = utcnow()
+    with unit_of_work(db) as session:
+        posting = factories.posting(session, JobBuffer(), factories.member(session), VISION_NEED)
+        posting.pipeline_state, posting.matched_at = "matched", now - timedelta(minutes=5)
+        posting_id = posting.id
+
+    def rescued(**kwargs) -> list:  # type: ignore[no-untyped-def, type-arg]
+        jobs = JobBuffer()
+        with unit_of_work(db) as session:
+            reconcile_calls(
+                session, jobs=jobs, now=now, stale_after=timedelta(minutes=1), max_attempts=3, **kwargs
+            )
+        return [(job.actor_name, args) for job, args in jobs.pending]
+
+    assert rescued() == [("calls.match_posting", (posting_id, 1))]
+    assert rescued(busy_queues=frozenset({"matching"})) == []  # it may be waiting its turn there
+    with unit_of_work(db) as session:  # no open call: the step records the revision as done
+        assert proposals_free_match(session, posting_id) == 0
+        assert session.get(Posting, posting_id).calls_matched_revision == 1
+    assert rescued() == []
+
+
+def proposals_free_match(session, posting_id: int) -> int:  # type: ignore[no-untyped-def]
+    from api.calls.matching import match_posting_to_calls
+    from api.calls.relevance import default_call_calibration
+    from api.matching.replica import IndexReplica
+
+    replica = IndexReplica(model="m", dim=4, margin_seconds=60)
+    return match_posting_to_calls(
+        session,
+        jobs=JobBuffer(),
+        replica=replica,
+        calibration=default_call_calibration(),
+        posting_id=posting_id,
+        revision=1,
+    )
+
+
 def test_an_external_id_taken_by_a_concurrent_request_is_an_update_or_a_409_not_a_500(
     client, db, monkeypatch
 ):
