@@ -34,7 +34,8 @@ def owner_of(session: Session, posting_id: int) -> User:
 
 
 def posting(session: Session, jobs: JobBuffer, author: User, body: dict) -> Posting:  # type: ignore[type-arg]
-    return create_posting(session, jobs=jobs, author=author, data=PostingCreate(**body))
+    posting, _ = create_posting(session, jobs=jobs, author=author, data=PostingCreate(**body))
+    return posting
 
 
 def suggestion(

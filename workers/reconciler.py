@@ -19,6 +19,7 @@ from api.notifications.delivery import sweep
 from api.notifications.digest import enqueue_due_digests
 from api.operations.doctor import ready_messages
 from api.pipeline.service import ReconcilePolicy, reconcile
+from api.postings.service import prune_request_keys
 from api.suggestions.capacity import release_waiting
 from workers import resources
 
@@ -74,6 +75,7 @@ class ReconcilerMiddleware(dramatiq.Middleware):
             released = release_waiting(uow.session, jobs=uow.jobs, budget=res.match_policy.budget, now=now)
             pruned = prune_sessions(uow.session, now=now)
             tombstones = prune_tombstones(uow.session, now=now)
+            prune_request_keys(uow.session, now=now)
         # Its own transaction: a failing calls pass never undoes the postings' reconciliation.
         with res.unit_of_work() as uow:
             calls = calls_pass(uow.session, jobs=uow.jobs, settings=res.settings, now=now, busy_queues=busy)

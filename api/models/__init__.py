@@ -16,6 +16,7 @@ from api.models.notification import Notification
 from api.models.organisation import Organisation
 from api.models.password_reset import PasswordReset
 from api.models.posting import Posting
+from api.models.request_key import RequestKey
 from api.models.suggestion import Suggestion
 from api.models.user import User
 
@@ -36,6 +37,7 @@ __all__ = [
     "Organisation",
     "PasswordReset",
     "Posting",
+    "RequestKey",
     "Suggestion",
     "User",
 ]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api.authz import policy
+from api.core.errors import InvalidInput
 from api.http.deps import CurrentUser, UowDep
 from api.http.fields import DbId, Offset
 from api.models.enums import PostingKind, PostingStatus
@@ -16,9 +18,31 @@ from api.postings.schemas import PostingCreate, PostingRead, PostingUpdate, post
 router = APIRouter(prefix="/postings", tags=["postings"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=PostingRead)
-def create_posting(body: PostingCreate, user: CurrentUser, uow: UowDep) -> PostingRead:
-    posting = service.create_posting(uow.session, jobs=uow.jobs, author=user, data=body)
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,100}")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PostingRead,
+    responses={
+        200: {
+            "model": PostingRead,
+            "description": "The posting an earlier request with this Idempotency-Key made.",
+        }
+    },
+)
+def create_posting(
+    body: PostingCreate, user: CurrentUser, uow: UowDep, request: Request, response: Response
+) -> PostingRead:
+    """An `Idempotency-Key` header (any 1-100 printable ASCII characters of yours, e.g. a UUID)
+    makes a retry within a day get the posting the first request made (200) instead of a second one."""
+    key = request.headers.get("idempotency-key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidInput("The Idempotency-Key header takes 1 to 100 printable ASCII characters (a UUID).")
+    posting, created = service.create_posting(uow.session, jobs=uow.jobs, author=user, data=body, key=key)
+    if not created:
+        response.status_code = status.HTTP_200_OK
     return PostingRead.model_validate(posting)
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, delete, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from api.authz import policy
-from api.core.errors import Forbidden, InvalidInput, NotFound
+from api.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from api.core.jobs import EMBED_POSTING, JobBuffer
-from api.models import Embedding, Posting, Suggestion, User
+from api.models import Embedding, Posting, RequestKey, Suggestion, User
 from api.models.base import utcnow
 from api.models.enums import PipelineState, PostingStatus
 from api.postings.schemas import PostingCreate, PostingUpdate
@@ -25,12 +26,31 @@ DEFAULT_LIFETIME = timedelta(days=180)
 MATCHED_FIELDS = ("title", "description", "keywords", "s3_area", "trl")
 
 
-def create_posting(session: Session, *, jobs: JobBuffer, author: User, data: PostingCreate) -> Posting:
+def create_posting(
+    session: Session, *, jobs: JobBuffer, author: User, data: PostingCreate, key: str | None = None
+) -> tuple[Posting, bool]:
+    """A new posting, or with an idempotency `key` the author used before, the posting that
+    request made (its content as then); (posting, created)."""
     if not policy.can_create_posting(author):
         raise Forbidden("Only members of an organisation can publish needs and offers.")
     now = utcnow()
     if data.expires_at is not None and data.expires_at <= now:
         raise InvalidInput("expires_at must be in the future.")
+    claim = None
+    if key is not None:
+        earlier = _keyed_posting(session, author, key)
+        if earlier is not None:
+            return earlier, False
+        claim = RequestKey(user_id=author.id, key=key)
+        try:
+            # First in the transaction: a concurrent request with the key waits here, then fails.
+            with session.begin_nested():
+                session.add(claim)
+        except IntegrityError:
+            earlier = _keyed_posting(session, author, key)
+            if earlier is None:
+                raise Conflict(f"A request with Idempotency-Key {key!r} is still being processed.") from None
+            return earlier, False
     posting = Posting(
         kind=data.kind.value,
         organisation_id=author.organisation_id,
@@ -48,8 +68,26 @@ def create_posting(session: Session, *, jobs: JobBuffer, author: User, data: Pos
     )
     session.add(posting)
     session.flush()
+    if claim is not None:
+        claim.posting_id = posting.id
     jobs.enqueue(EMBED_POSTING, posting.id, posting.revision)
-    return posting
+    return posting, True
+
+
+# Kept a day: long enough for any client's retries, then pruned by the reconciler.
+REQUEST_KEYS_KEPT = timedelta(days=1)
+
+
+def _keyed_posting(session: Session, author: User, key: str) -> Posting | None:
+    posting_id = session.scalar(
+        select(RequestKey.posting_id).where(RequestKey.user_id == author.id, RequestKey.key == key)
+    )
+    return session.get(Posting, posting_id) if posting_id is not None else None
+
+
+def prune_request_keys(session: Session, *, now: datetime) -> int:
+    pruned = session.execute(delete(RequestKey).where(RequestKey.created_at < now - REQUEST_KEYS_KEPT))
+    return pruned.rowcount or 0
 
 
 def get_posting(session: Session, posting_id: int) -> Posting:

@@ -90,3 +90,30 @@ def test_concurrent_edits_each_get_their_own_revision(client):
         revisions = list(pool.map(edit, [1, 2, 3, 4, 5, 7, 8, 9]))
     assert sorted(revisions) == list(range(2, 10))
     assert client.get(url, headers=owner["headers"]).json()["revision"] == 9
+
+
+def test_a_retried_post_with_its_idempotency_key_gets_the_posting_the_first_one_made(client):
+    """Found by killing the API mid-request: the client's retry stored a second posting."""
+    company, other = register(client), register(client)
+    keyed = {**company["headers"], "Idempotency-Key": "3f1c9a2e-retry-1"}
+    first = client.post("/api/v1/postings", json=VISION_NEED, headers=keyed)
+    again = client.post("/api/v1/postings", json={**VISION_NEED, "title": "Changed meanwhile"}, headers=keyed)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["id"] == first.json()["id"] and again.json()["title"] == VISION_NEED["title"]
+    # Another user's key is its own; no key, a new posting each time; a bad key is refused.
+    theirs = client.post(
+        "/api/v1/postings",
+        json=VISION_NEED,
+        headers={**other["headers"], "Idempotency-Key": "3f1c9a2e-retry-1"},
+    )
+    assert theirs.status_code == 201 and theirs.json()["id"] != first.json()["id"]
+    assert (
+        client.post("/api/v1/postings", json=VISION_NEED, headers=company["headers"]).json()["id"]
+        != first.json()["id"]
+    )
+    bad = client.post(
+        "/api/v1/postings", json=VISION_NEED, headers={**company["headers"], "Idempotency-Key": "x" * 101}
+    )
+    assert bad.status_code == 422
+    mine = client.get("/api/v1/postings?mine=true", headers=company["headers"]).json()
+    assert len(mine) == 2
