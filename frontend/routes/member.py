@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -52,7 +53,20 @@ def dashboard(request: Request, resources: ResourcesDep, uow: UowDep, user: WebU
 def posting_form(
     request: Request, resources: ResourcesDep, user: WebUser, kind: PostingKind = PostingKind.need
 ) -> HTMLResponse:
-    return render(request, resources, "posting_form.html", user=user, form={"kind": kind.value}, errors={})
+    return render(
+        request,
+        resources,
+        "posting_form.html",
+        user=user,
+        form={"kind": kind.value, "submission": new_submission()},
+        errors={},
+    )
+
+
+def new_submission() -> str:
+    """The form's idempotency key: a second submit of the same form (a double click, a reload
+    after a dropped answer) publishes nothing twice."""
+    return secrets.token_urlsafe(16)
 
 
 @router.post("/app/postings", response_class=HTMLResponse)
@@ -67,6 +81,7 @@ def publish(
     keywords: Annotated[str, Form()] = "",
     s3_area: Annotated[str, Form()] = "",
     trl: Annotated[str, Form()] = "",
+    submission: Annotated[str, Form(max_length=64)] = "",  # stored as "form:<it>" (100 at most)
 ) -> Response:
     form = {
         "kind": kind,
@@ -75,6 +90,7 @@ def publish(
         "keywords": keywords,
         "s3_area": s3_area,
         "trl": trl,
+        "submission": submission or new_submission(),
     }
     try:
         data = PostingCreate(
@@ -90,7 +106,9 @@ def publish(
         return render(
             request, resources, "posting_form.html", user=user, form=form, errors=errors, status_code=422
         )
-    create_posting(uow.session, jobs=uow.jobs, author=user, data=data)
+    create_posting(
+        uow.session, jobs=uow.jobs, author=user, data=data, key=f"form:{submission}" if submission else None
+    )
     return redirect("/app?posted=1")
 
 

@@ -88,6 +88,17 @@ def test_the_posting_form_explains_each_mistake_and_publishes_a_valid_posting(co
         follow_redirects=False,
     )
     assert good.status_code == 303 and good.headers["location"] == "/app?posted=1"
+    # The same form submitted again (a double click, a reload) publishes nothing twice.
+    submission = re.search(r'name="submission" value="([^"]+)"', form.text).group(1)
+    fields = {
+        **{k: VISION_NEED[k] for k in ("kind", "title", "description", "s3_area")},
+        "keywords": ", ".join(VISION_NEED["keywords"]),
+        "csrf": csrf_of(form.text),
+    }
+    for _ in range(2):
+        company.post("/app/postings", data={**fields, "submission": submission}, follow_redirects=False)
+    mine = company.get("/api/v1/postings?mine=true").json()
+    assert len(mine) == 2  # the first form (no key) and this one, once
     dashboard = company.get(good.headers["location"]).text
     assert "passano dai facilitatori del cluster" in dashboard
     assert VISION_NEED["title"] in dashboard and 'data-state="pending"' in dashboard
