@@ -17,7 +17,7 @@ from functools import lru_cache
 from sqlalchemy import ColumnElement, and_, case, false, or_, select, true, union
 
 from api.models import Call, Consortium, ConsortiumMember, Notification, Posting, Suggestion, User
-from api.models.enums import Role, S3Area, SuggestionStatus
+from api.models.enums import NotificationKind, Role, S3Area, SuggestionStatus
 
 ALL_AREAS = frozenset(area.value for area in S3Area)
 
@@ -458,7 +458,7 @@ def consortium_candidates_filter(user: User) -> ColumnElement[bool]:
 
 
 # What a facilitator is told as a reviewer: its work for the clusters, not its organisation's data.
-REVIEW_NOTIFICATIONS = frozenset({"suggestion.review", "consortium.review"})
+REVIEW_NOTIFICATIONS = frozenset({NotificationKind.suggestion_review.value, "consortium.review"})
 
 
 def exported_notifications_filter(user_ids: Iterable[int]) -> ColumnElement[bool]:

@@ -147,12 +147,12 @@ def test_a_posting_whose_calls_job_was_lost_is_matched_with_the_calls_again(db):
     assert rescued() == [("calls.match_posting", (posting_id, 1))]
     assert rescued(busy_queues=frozenset({"matching"})) == []  # it may be waiting its turn there
     with unit_of_work(db) as session:  # no open call: the step records the revision as done
-        assert proposals_free_match(session, posting_id) == 0
+        assert _match_with_calls(session, posting_id) == 0
         assert session.get(Posting, posting_id).calls_matched_revision == 1
     assert rescued() == []
 
 
-def proposals_free_match(session, posting_id: int) -> int:  # type: ignore[no-untyped-def]
+def _match_with_calls(session, posting_id: int) -> int:  # type: ignore[no-untyped-def]
     from api.calls.matching import match_posting_to_calls
     from api.calls.relevance import default_call_calibration
     from api.matching.replica import IndexReplica
