@@ -9,14 +9,12 @@ and cannot log a visitor into the attacker's account either (login CSRF).
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import Request, Response
 from sqlalchemy.orm import Session
 
 from api.auth import sessions
 from api.auth.sessions import SESSION_COOKIE
-from api.auth.tokens import csrf_for, new_token
+from api.auth.tokens import csrf_for, new_token, same
 from api.core.errors import Forbidden
 from api.http.deps import Resources
 from api.models import AuthSession, User
@@ -90,7 +88,7 @@ async def csrf_protected(request: Request) -> None:
     submitted = (await request.form()).get("csrf")
     binding = request.cookies.get(SESSION_COOKIE) or request.cookies.get(VISITOR_COOKIE)
     expected = csrf_for(request.app.state.resources.secret_key, binding) if binding else None
-    if not isinstance(submitted, str) or expected is None or not hmac.compare_digest(submitted, expected):
+    if not isinstance(submitted, str) or expected is None or not same(submitted, expected):
         raise Forbidden("The form expired or came from another site: reload the page and try again.")
 
 

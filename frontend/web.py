@@ -76,14 +76,18 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return {".".join(str(p) for p in e["loc"] if isinstance(p, str)): e["msg"] for e in exc.errors()}
 
 
+# The longest number a form field may hold (a budget in euros has at most 12 digits).
+MAX_FORM_DIGITS = 18
+
+
 def form_number(text: str) -> int | str | None:
     """A form's number field: None when empty, an int when it is ASCII digits, else the text
     itself, for the schema to refuse with its own message (str.isdigit alone takes '²', which
-    int() refuses)."""
+    int() refuses; and int() refuses more than 4,300 digits, which no field of ours needs)."""
     text = text.strip()
     if not text:
         return None
-    return int(text) if text.isascii() and text.isdigit() else text
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= MAX_FORM_DIGITS else text
 
 
 def redirect(url: str) -> RedirectResponse:

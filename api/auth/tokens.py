@@ -23,4 +23,6 @@ def csrf_for(secret: str, binding: str) -> str:
 
 
 def same(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode(), b.encode())
+    """Constant-time equality of any two strings (compare_digest refuses non-ASCII str; a form
+    field decoded from stray bytes may even hold lone surrogates)."""
+    return hmac.compare_digest(a.encode("utf-8", "surrogatepass"), b.encode("utf-8", "surrogatepass"))

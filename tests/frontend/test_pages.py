@@ -60,6 +60,13 @@ def test_wrong_password_and_missing_csrf_are_refused(client):
     assert wrong.status_code == 401 and "E-mail o password errate" in wrong.text
     forged = client.post("/login", data={"email": "nobody@example.it", "password": "x" * 9})
     assert forged.status_code == 403 and "another site" in forged.text
+    for token in ("%C3%A9", "%ff", csrf_of(page.text) + "%C3%A9"):  # compared as bytes: a 403, no TypeError
+        odd = client.post(
+            "/login",
+            content=f"email=nobody%40example.it&password=xxxxxxxxx&csrf={token}",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert odd.status_code == 403 and "another site" in odd.text, token
 
 
 def test_the_posting_form_explains_each_mistake_and_publishes_a_valid_posting(company):
@@ -107,7 +114,12 @@ def test_the_posting_form_explains_each_mistake_and_publishes_a_valid_posting(co
 def test_odd_digits_and_huge_ids_in_pages_get_a_4xx_not_a_server_error(company, settings):
     form = company.get("/app/postings/new?kind=need")
     fields = {k: VISION_NEED[k] for k in ("kind", "title", "description", "s3_area")}
-    for trl in ("²", "①", "٣"):  # digits to str.isdigit, not to int() (or not a TRL an int reads)
+    for trl in (
+        "²",
+        "①",
+        "٣",
+        "1" * 4301,
+    ):  # the last: more digits than int() converts  # digits to str.isdigit, not to int() (or not a TRL an int reads)
         response = company.post("/app/postings", data={**fields, "trl": trl, "csrf": csrf_of(form.text)})
         assert response.status_code == 422 and 'class="field-error"' in response.text, trl
     for huge in ("99999999999999999999", str(2**63), str(2**31)):
