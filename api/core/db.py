@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -147,6 +148,21 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def hold_lock(session: Session, name: str) -> None:
+    """Hold the lock `name` until this session's transaction ends: transactions that take the
+    same lock run their check-then-write one after the other, across threads and processes, and
+    each one's reads after it see what the ones before committed. On PostgreSQL an advisory
+    transaction lock; on SQLite its one write lock (taken now, with BEGIN IMMEDIATE)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(name.encode())})
+        return
+    dbapi_connection = session.connection().connection.dbapi_connection
+    if not dbapi_connection.in_transaction:
+        if hasattr(dbapi_connection, "enter_write"):
+            dbapi_connection.enter_write()
+        dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def insert_new(session: Session, model: type, *, unique: list[str]):  # type: ignore[no-untyped-def]

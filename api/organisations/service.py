@@ -7,6 +7,7 @@ import unicodedata
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from api.core.db import hold_lock
 from api.core.errors import Conflict, Forbidden
 from api.http.fields import is_visible
 from api.models import Organisation, User
@@ -45,7 +46,9 @@ def _refuse_taken_name(session: Session, name: str, *, organisation_id: int | No
 
     Compared in Python, not SQL: neither SQLite's lower() (ASCII only) nor a collation folds
     accents and zero-width characters alike. One read of every name (a region has thousands of
-    organisations, and registrations and profile edits are rare)."""
+    organisations, and registrations and profile edits are rare). Under a lock held to the
+    commit: two registrations of one name at once would otherwise both find it free."""
+    hold_lock(session, "organisation-names")
     key = name_key(name)
     names = session.execute(select(Organisation.id, Organisation.name))
     if any(found != organisation_id and name_key(other) == key for found, other in names):

@@ -1,5 +1,12 @@
+import threading
+
 import pytest
 
+from api.core.db import sessions_for
+from api.core.errors import Conflict
+from api.models import Organisation
+from api.organisations.schemas import OrganisationCreate
+from api.organisations.service import create_organisation
 from tests.helpers import register
 
 
@@ -67,6 +74,34 @@ def test_nobody_registers_as_an_organisation_that_already_exists(client):
         },
     )
     assert copycat.status_code == 409 and "already registered" in copycat.json()["detail"]
+
+
+def test_two_registrations_of_one_name_at_once_make_one_organisation(settings):
+    sessions = sessions_for(settings.resolved_database_url)
+    data = OrganisationCreate(name="Officina Gemella Srl", type="company")
+    first, second = sessions(), sessions()
+    outcome: list[object] = []
+
+    def register_second() -> None:
+        try:
+            create_organisation(second, data=data)
+            second.commit()
+            outcome.append("created")
+        except Conflict as exc:
+            second.rollback()
+            outcome.append(exc)
+
+    create_organisation(first, data=data)  # not committed yet
+    racer = threading.Thread(target=register_second)
+    racer.start()
+    racer.join(0.5)
+    assert racer.is_alive()  # the second check waits for the first registration to end
+    first.commit()
+    racer.join(10)
+    first.close(), second.close()
+    assert len(outcome) == 1 and isinstance(outcome[0], Conflict)
+    with sessions() as session:
+        assert session.query(Organisation).filter_by(name=data.name).count() == 1
 
 
 @pytest.mark.parametrize(
