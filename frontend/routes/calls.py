@@ -3,6 +3,7 @@ facilitators), the publish form, and a member's consortium invitation. Same serv
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, time
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -93,8 +94,13 @@ def _opening(value: str) -> datetime | None | str:
         return value
 
 
+# Thousands written the Italian way or with spaces: "1.000.000", "1 000 000" (not "1.5").
+_GROUPED = re.compile(r"\d{1,3}(?:[. ]\d{3})+")
+
+
 def _number(value: str) -> int | str | None:
-    return form_number(value.replace(".", "").replace(" ", ""))  # "1.000.000" and "1 000 000" too
+    value = value.strip()
+    return form_number(re.sub(r"[. ]", "", value) if _GROUPED.fullmatch(value) else value)
 
 
 @router.post("/calls", response_class=HTMLResponse)

@@ -481,6 +481,7 @@ def test_the_call_pages_publish_and_show_the_funnel(client, db):
             "deadline": deadline,
             "s3_areas": MECH,
             "min_partners": "2",
+            "budget_max": "1.500.000",  # dots group thousands
         },
         follow_redirects=False,
     )
@@ -489,6 +490,13 @@ def test_the_call_pages_publish_and_show_the_funnel(client, db):
     assert "Bando pubblicato" in page.text and 'id="funnel"' in page.text
     invalid = client.post("/calls", data={"csrf": csrf_of(form.text), "title": "x", "programme": "step"})
     assert invalid.status_code == 422 and 'aria-invalid="true"' in invalid.text
+    # Dots group thousands; "1.5" is no budget in euros (it used to become 15).
+    odd = client.post(
+        "/calls",
+        data={"csrf": csrf_of(form.text), "title": CALL_BODY["title"], "description": CALL_BODY["description"],
+              "programme": "step", "deadline": deadline, "s3_areas": MECH, "budget_max": "1.5"},
+    )  # fmt: skip
+    assert odd.status_code == 422 and 'id="budget_max-error"' in odd.text
 
 
 def test_the_desk_lists_the_proposals_waiting_for_the_facilitator(client, db):
