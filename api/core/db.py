@@ -118,10 +118,15 @@ def _take_write_gate(conn, cursor, statement, parameters, context, executemany) 
         # its rows on their own, whatever the outer transaction does next (a fit kept without its
         # notification). pysqlite only opens one before a write, so the transaction is opened
         # here; a savepoint in this project always guards a write, so it takes the gate first.
-        dbapi_connection = conn.connection.dbapi_connection
-        if not dbapi_connection.in_transaction:
+        _begin_writing(conn.connection.dbapi_connection)
+
+
+def _begin_writing(dbapi_connection: sqlite3.Connection) -> None:
+    """Open the transaction with SQLite's write lock (after this process's gate), unless open."""
+    if not dbapi_connection.in_transaction:
+        if hasattr(dbapi_connection, "enter_write"):  # an in-memory database has no gate
             dbapi_connection.enter_write()
-            dbapi_connection.execute("BEGIN IMMEDIATE")
+        dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -158,11 +163,7 @@ def hold_lock(session: Session, name: str) -> None:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": zlib.crc32(name.encode())})
         return
-    dbapi_connection = session.connection().connection.dbapi_connection
-    if not dbapi_connection.in_transaction:
-        if hasattr(dbapi_connection, "enter_write"):
-            dbapi_connection.enter_write()
-        dbapi_connection.execute("BEGIN IMMEDIATE")
+    _begin_writing(session.connection().connection.dbapi_connection)  # type: ignore[arg-type]
 
 
 def insert_new(session: Session, model: type, *, unique: list[str]):  # type: ignore[no-untyped-def]
