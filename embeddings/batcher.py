@@ -46,11 +46,7 @@ class BatchingEncoder:
             size = len(batch[0][0])
             while size < self._max_batch:
                 try:
-                    item = (
-                        self._pending.get(timeout=self._max_wait)
-                        if self._max_wait
-                        else self._pending.get_nowait()
-                    )
+                    item = self._pending.get(block=self._max_wait > 0, timeout=self._max_wait or None)
                 except queue.Empty:
                     break
                 batch.append(item)

@@ -98,7 +98,8 @@ def test_two_registrations_of_one_name_at_once_make_one_organisation(settings):
     assert racer.is_alive()  # the second check waits for the first registration to end
     first.commit()
     racer.join(10)
-    first.close(), second.close()
+    first.close()
+    second.close()
     assert len(outcome) == 1 and isinstance(outcome[0], Conflict)
     with sessions() as session:
         assert session.query(Organisation).filter_by(name=data.name).count() == 1

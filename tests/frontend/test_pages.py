@@ -114,12 +114,8 @@ def test_the_posting_form_explains_each_mistake_and_publishes_a_valid_posting(co
 def test_odd_digits_and_huge_ids_in_pages_get_a_4xx_not_a_server_error(company, settings):
     form = company.get("/app/postings/new?kind=need")
     fields = {k: VISION_NEED[k] for k in ("kind", "title", "description", "s3_area")}
-    for trl in (
-        "²",
-        "①",
-        "٣",
-        "1" * 4301,
-    ):  # the last: more digits than int() converts  # digits to str.isdigit, not to int() (or not a TRL an int reads)
+    # Digits to str.isdigit, not to int() (or not a TRL an int reads); the last: more digits than int() converts.
+    for trl in ("²", "①", "٣", "1" * 4301):
         response = company.post("/app/postings", data={**fields, "trl": trl, "csrf": csrf_of(form.text)})
         assert response.status_code == 422 and 'class="field-error"' in response.text, trl
     for huge in ("99999999999999999999", str(2**63), str(2**31)):
