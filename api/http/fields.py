@@ -6,11 +6,12 @@ bad input is refused at the edge with a 422 that says what to fix, never deep in
 
 from __future__ import annotations
 
+import typing
 import unicodedata
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 
 # The database's INTEGER (PostgreSQL int4; SQLite takes up to 2^63-1, but one limit for both).
 MAX_DB_INT = 2**31 - 1
@@ -88,8 +89,24 @@ def keyword_key(keyword: str) -> str:
     return " ".join(unicodedata.normalize("NFC", keyword).casefold().split())
 
 
+def _admits_bool(annotation: Any) -> bool:
+    """Whether a field's type takes true/false itself (not only as a number pydantic would make of it)."""
+    if annotation is bool or annotation is Any:
+        return True
+    return any(_admits_bool(arg) for arg in typing.get_args(annotation))
+
+
 class RequestBody(BaseModel):
-    """Base of every request body: NaN and Infinity are not numbers a client may send, and a field
-    the body does not have is refused (a misspelt or read-only one would otherwise be ignored)."""
+    """Base of every request body: NaN and Infinity are not numbers a client may send, true and
+    false are not numbers either (pydantic would read them as 1 and 0), and a field the body does
+    not have is refused (a misspelt or read-only one would otherwise be ignored)."""
 
     model_config = ConfigDict(allow_inf_nan=False, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_bool_as_number(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool) and info.field_name:
+            if not _admits_bool(cls.model_fields[info.field_name].annotation):
+                raise ValueError("a number is expected here, not true or false")
+        return value

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, EmailStr, Field
+import pycountry
+from pydantic import BaseModel, EmailStr, Field, field_validator
 
 from api.http.fields import CleanLine, RequestBody
 from api.models.enums import OrganisationType, S3Area
@@ -20,6 +21,17 @@ class OrganisationCreate(RequestBody):
         description="ISO 3166-1 alpha-2 code of the country the organisation is established in (IT, DE, ...).",
     )
     contact_email: EmailStr | None = None
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, code: str) -> str:
+        # Two letters are not yet a country: "QQ" would count as one more nation in a call's
+        # consortium rule (min_countries).
+        if pycountry.countries.get(alpha_2=code.upper()) is None:
+            raise ValueError(
+                f"{code!r} is not an ISO 3166-1 country code: use two letters such as IT, DE or FR"
+            )
+        return code.upper()
 
 
 class OrganisationRead(BaseModel):

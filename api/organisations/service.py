@@ -64,5 +64,5 @@ def _apply(organisation: Organisation, data: OrganisationCreate) -> None:
     organisation.clusters = sorted({c.value for c in data.clusters})
     organisation.city = data.city.strip()
     organisation.province = data.province.strip().upper()
-    organisation.country = data.country.upper()
+    organisation.country = data.country
     organisation.contact_email = str(data.contact_email) if data.contact_email else None

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
+import uuid
 
 import pytest
 
 from api.http.fields import clean_text, keyword_key
+from api.organisations.schemas import OrganisationCreate
 from tests.helpers import register
 from tests.samples import VISION_NEED
 
@@ -200,3 +202,37 @@ def test_a_field_the_body_does_not_have_answers_422_naming_it(client):
     )
     body = _assert_error_body(moved, 422)
     assert body["errors"][0]["loc"] == ["body", "organisation_id"]
+
+
+def test_true_or_false_where_a_number_is_expected_answers_422(client):
+    company = register(client)
+    made = client.post("/api/v1/postings", json={**VISION_NEED, "trl": True}, headers=company["headers"])
+    body = _assert_error_body(made, 422)
+    assert body["errors"][0]["loc"] == ["body", "trl"] and "true or false" in body["errors"][0]["msg"]
+    # A real number still goes through; a field that is a yes/no still takes true.
+    assert (
+        client.post(
+            "/api/v1/postings", json={**VISION_NEED, "trl": 4}, headers=company["headers"]
+        ).status_code
+        == 201
+    )
+
+
+@pytest.mark.parametrize(
+    ("country", "status", "stored"), [("QQ", 422, None), ("de", 201, "DE"), ("IT", 201, "IT")]
+)
+def test_the_country_must_be_an_iso_code(client, country, status, stored):
+    response = client.post(
+        "/api/v1/auth/register",
+        json={
+            "email": f"country-{country}-{uuid.uuid4().hex[:6]}@example.it",
+            "password": "a-long-password",
+            "organization": {"name": f"Org {uuid.uuid4().hex[:6]}", "type": "company", "country": country},
+        },
+    )
+    body = _assert_error_body(response, 422) if status == 422 else response.json()
+    if stored is None:
+        assert body["errors"][0]["loc"][-1] == "country" and "ISO 3166-1" in body["errors"][0]["msg"]
+    else:
+        assert response.status_code == 201, response.text
+        assert OrganisationCreate(name="Org", type="company", country=country).country == stored
