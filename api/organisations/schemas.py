@@ -27,11 +27,12 @@ class OrganisationCreate(RequestBody):
     def _known_country(cls, code: str) -> str:
         # Two letters are not yet a country: "QQ" would count as one more nation in a call's
         # consortium rule (min_countries).
-        if pycountry.countries.get(alpha_2=code.upper()) is None:
+        code = code.upper()
+        if pycountry.countries.get(alpha_2=code) is None:
             raise ValueError(
                 f"{code!r} is not an ISO 3166-1 country code: use two letters such as IT, DE or FR"
             )
-        return code.upper()
+        return code
 
 
 class OrganisationRead(BaseModel):

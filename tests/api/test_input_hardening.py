@@ -209,7 +209,7 @@ def test_true_or_false_where_a_number_is_expected_answers_422(client):
     made = client.post("/api/v1/postings", json={**VISION_NEED, "trl": True}, headers=company["headers"])
     body = _assert_error_body(made, 422)
     assert body["errors"][0]["loc"] == ["body", "trl"] and "true or false" in body["errors"][0]["msg"]
-    # A real number still goes through; a field that is a yes/no still takes true.
+    # A real number still goes through.
     assert (
         client.post(
             "/api/v1/postings", json={**VISION_NEED, "trl": 4}, headers=company["headers"]
